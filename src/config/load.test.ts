@@ -1,0 +1,90 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from './load.js';
+
+function writeConfig(name: string, text: string): string {
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'asyncinfer-config-')), name);
+  writeFileSync(file, text);
+  return file;
+}
+
+const endpoint = {
+  name: 'my-ep',
+  model: { command: ['python3', 'serve.py'], env: { K: 'V' } },
+  instances: { initial: 1 },
+  asyncInferenceConfig: {
+    OutputConfig: { S3OutputPath: 's3://bucket/out', S3FailurePath: 's3://bucket/fail' },
+    ClientConfig: { MaxConcurrentInvocationsPerInstance: 4 },
+  },
+};
+
+describe('loadConfig', () => {
+  it('reads the documented JSON shape and fills defaults', () => {
+    const config = loadConfig({ file: writeConfig('c.json', JSON.stringify({ endpoints: [endpoint] })) });
+    expect(config.host).toBe('127.0.0.1');
+    expect(config.port).toBe(8080);
+    expect(path.isAbsolute(config.dataDir)).toBe(true);
+    expect(config.endpoints[0]?.variantName).toBe('AllTraffic');
+    expect(config.endpoints[0]?.model.startupTimeoutSeconds).toBe(240);
+    expect(Object.isFrozen(config.endpoints[0]?.model)).toBe(true);
+  });
+
+  it('reads YAML', () => {
+    const file = writeConfig('c.yaml', `
+endpoints:
+  - name: y
+    model: { url: "http://127.0.0.1:9000" }
+    asyncInferenceConfig:
+      OutputConfig: { S3OutputPath: "s3://b/o" }
+`);
+    expect(loadConfig({ file }).endpoints[0]?.model.url).toBe('http://127.0.0.1:9000');
+  });
+
+  it('flags beat environment, which beats the file', () => {
+    const file = writeConfig('c.json', JSON.stringify({ port: 1000, host: 'h-file', endpoints: [] }));
+    const config = loadConfig({ file, env: { ASYNCINFER_PORT: '2000', ASYNCINFER_HOST: 'h-env' }, flags: { port: 3000 } });
+    expect(config.port).toBe(3000);
+    expect(config.host).toBe('h-env');
+  });
+
+  it('serves the demo endpoint without a file', () => {
+    const config = loadConfig({});
+    expect(config.demo).toBe(true);
+    expect(config.endpoints.map((e) => e.name)).toEqual(['demo']);
+  });
+
+  it('lists every problem with its path at once', () => {
+    const bad = {
+      prot: 1,
+      endpoints: [
+        { ...endpoint, name: 'bad_name', model: { command: ['x'], url: 'http://x' } },
+        { ...endpoint, asyncInferenceConfig: { OutputConfig: { S3OutputPath: 'https://x/y' }, ClientConfig: { MaxConcurrentInvocationsPerInstance: 0 } } },
+        { ...endpoint, name: 'bad_name' },
+      ],
+    };
+    let message = '';
+    try {
+      loadConfig({ file: writeConfig('c.json', JSON.stringify(bad)) });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/Invalid configuration in .*c\.json \(\d+ problems\)/);
+    expect(message).toContain('(top level): Unrecognized key: "prot"');
+    expect(message).toContain('endpoints[0].name: must be 1-63 letters');
+    expect(message).toContain('endpoints[0].model: give exactly one of "command"');
+    expect(message).toContain('endpoints[1].asyncInferenceConfig.OutputConfig.S3OutputPath: must be an s3:// URI');
+    expect(message).toContain('endpoints[1].asyncInferenceConfig.ClientConfig.MaxConcurrentInvocationsPerInstance');
+    expect(message).toContain('endpoints[2].name: must be 1-63');
+  });
+
+  it('reports a bad port from the environment', () => {
+    expect(() => loadConfig({ env: { ASYNCINFER_PORT: 'eighty' } })).toThrow(/port: /);
+  });
+
+  it('says when the file is missing or unparsable', () => {
+    expect(() => loadConfig({ file: '/nonexistent/c.json' })).toThrow(/Cannot read the config file/);
+    expect(() => loadConfig({ file: writeConfig('c.yaml', 'a: [1,\n') })).toThrow(/neither valid JSON nor valid YAML/);
+  });
+});

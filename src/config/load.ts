@@ -1,0 +1,104 @@
+/**
+ * Resolves the configuration once, at start: defaults < file < environment < flags. Every problem
+ * is reported at once with its path; nothing reads process.env after this.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { AppError } from '../errors.js';
+import { ConfigSchema, type Config, type ConfigInput } from './schema.js';
+
+export interface ConfigSources {
+  /** JSON or YAML file; without one the demo endpoint is served. */
+  file?: string;
+  env?: Record<string, string | undefined>;
+  flags?: { host?: string; port?: number; dataDir?: string; logLevel?: string };
+}
+
+export interface ResolvedConfig extends Config {
+  /** Absolute. */
+  dataDir: string;
+  /** Relative model commands and paths in the file are resolved from here (the file's folder). */
+  baseDir: string;
+  /** True when no file was given and the demo endpoint is served. */
+  demo: boolean;
+}
+
+const ENV = { ASYNCINFER_HOST: 'host', ASYNCINFER_PORT: 'port', ASYNCINFER_DATA_DIR: 'dataDir', ASYNCINFER_LOG_LEVEL: 'logLevel' } as const;
+
+export function loadConfig(sources: ConfigSources = {}): ResolvedConfig {
+  const env = sources.env ?? {};
+  const file = sources.file ?? env.ASYNCINFER_CONFIG;
+  const fromFile = file === undefined ? demoConfig() : readConfigFile(file);
+  const fromEnv: Record<string, unknown> = {};
+  for (const [name, key] of Object.entries(ENV)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') fromEnv[key] = key === 'port' ? Number(value) : value;
+  }
+  const flags = Object.fromEntries(Object.entries(sources.flags ?? {}).filter(([, v]) => v !== undefined));
+  const merged = { ...(fromFile as object), ...fromEnv, ...flags };
+
+  const parsed = ConfigSchema.safeParse(merged);
+  if (!parsed.success) {
+    throw new AppError('ConfigInvalid', formatIssues(file ?? 'the built-in demo config', parsed.error.issues));
+  }
+  const baseDir = file === undefined ? process.cwd() : path.dirname(path.resolve(file));
+  return deepFreeze({
+    ...parsed.data,
+    dataDir: path.resolve(parsed.data.dataDir),
+    baseDir,
+    demo: file === undefined,
+  });
+}
+
+function readConfigFile(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new AppError('ConfigInvalid', `Cannot read the config file ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    // YAML 1.2 is a superset of JSON, so one parser reads both.
+    const value: unknown = parseYaml(text);
+    return value ?? {};
+  } catch (err) {
+    throw new AppError('ConfigInvalid', `The config file ${file} is neither valid JSON nor valid YAML: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function formatIssues(source: string, issues: z.core.$ZodIssue[]): string {
+  const lines = issues.map((issue) => `  - ${formatPath(issue.path)}: ${issue.message}`);
+  return `Invalid configuration in ${source} (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${lines.join('\n')}`;
+}
+
+function formatPath(segments: PropertyKey[]): string {
+  if (segments.length === 0) return '(top level)';
+  return segments.map((s, i) => (typeof s === 'number' ? `[${s}]` : `${i === 0 ? '' : '.'}${String(s)}`)).join('');
+}
+
+/** The endpoint served when no config file is given, so `npx asyncinfer serve` works with no setup. */
+export function demoConfig(): ConfigInput {
+  const model = fileURLToPath(new URL('../../examples/models/sentiment/server.js', import.meta.url));
+  return {
+    endpoints: [{
+      name: 'demo',
+      model: { command: [process.execPath, model] },
+      instances: { initial: 1 },
+      asyncInferenceConfig: {
+        OutputConfig: { S3OutputPath: 's3://asyncinfer-demo/output', S3FailurePath: 's3://asyncinfer-demo/failures' },
+        ClientConfig: { MaxConcurrentInvocationsPerInstance: 4 },
+      },
+    }],
+  };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

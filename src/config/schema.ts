@@ -1,0 +1,81 @@
+/**
+ * The one config schema. Unknown keys are errors (a typo must not silently do nothing), and every
+ * default lives here. `asyncInferenceConfig` takes SageMaker's AsyncInferenceConfig as it is, so
+ * users can paste what they already have.
+ */
+import { z } from 'zod';
+
+const S3_PATH_RULE = 'must be an s3:// URI such as s3://bucket/prefix (the pattern is (https|s3)://([^/]+)/?(.*); this server writes outputs only to s3:// paths)';
+const s3Path = z.string().max(512).regex(/^s3:\/\/[^/]+\/?.*$/, S3_PATH_RULE);
+const snsTopic = z.string().max(2048).regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]*:[0-9]{12}:[a-zA-Z0-9_.-]+$/,
+  'must be an SNS topic ARN such as arn:aws:sns:us-east-1:123456789012:my-topic');
+const endpointName = z.string().min(1).max(63).regex(/^[a-zA-Z0-9](-*[a-zA-Z0-9])*$/,
+  'must be 1-63 letters, digits and hyphens, starting and ending with a letter or digit');
+
+export const AsyncInferenceConfigSchema = z.strictObject({
+  ClientConfig: z.strictObject({
+    MaxConcurrentInvocationsPerInstance: z.number().int().min(1).max(1000).optional(),
+  }).optional(),
+  OutputConfig: z.strictObject({
+    KmsKeyId: z.string().max(2048).optional(),
+    S3OutputPath: s3Path,
+    S3FailurePath: s3Path.optional(),
+    NotificationConfig: z.strictObject({
+      SuccessTopic: snsTopic.optional(),
+      ErrorTopic: snsTopic.optional(),
+      IncludeInferenceResponseIn: z.array(z.enum(['SUCCESS_NOTIFICATION_TOPIC', 'ERROR_NOTIFICATION_TOPIC'])).max(2).optional(),
+    }).optional(),
+  }),
+});
+
+const ModelSchema = z.strictObject({
+  /** Command (argv) that starts one instance; it gets its port in SAGEMAKER_BIND_TO_PORT and PORT. */
+  command: z.array(z.string().min(1)).min(1).optional(),
+  /** An already running container; it is the endpoint's single instance. */
+  url: z.string().regex(/^https?:\/\/[^/]+/, 'must be an http:// or https:// URL').optional(),
+  env: z.record(z.string(), z.string()).default({}),
+  /** Like ContainerStartupHealthCheckTimeoutInSeconds: how long an instance may take to answer /ping. */
+  startupTimeoutSeconds: z.number().int().min(1).max(3600).default(240),
+}).superRefine((model, ctx) => {
+  if ((model.command === undefined) === (model.url === undefined)) {
+    ctx.addIssue({ code: 'custom', message: 'give exactly one of "command" (start instances) or "url" (an already running container)' });
+  }
+});
+
+const EndpointSchema = z.strictObject({
+  name: endpointName,
+  variantName: endpointName.default('AllTraffic'),
+  model: ModelSchema,
+  instances: z.strictObject({
+    initial: z.number().int().min(0).max(64).default(1),
+  }).default({ initial: 1 }),
+  asyncInferenceConfig: AsyncInferenceConfigSchema,
+}).superRefine((ep, ctx) => {
+  if (ep.model.url !== undefined && ep.instances.initial > 1) {
+    ctx.addIssue({ code: 'custom', path: ['instances', 'initial'], message: 'an endpoint with model.url has exactly one instance (the URL); set instances.initial to 1 or use model.command' });
+  }
+});
+
+export const ConfigSchema = z.strictObject({
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.number().int().min(0).max(65535).default(8080),
+  dataDir: z.string().min(1).default('./.asyncinfer'),
+  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must be an AWS region name such as us-east-1').default('us-east-1'),
+  accountId: z.string().regex(/^\d{12}$/, 'must be 12 digits').default('123456789012'),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** On SIGTERM, how long running invocations may take to finish before they go back to the queue. */
+  shutdownGraceSeconds: z.number().min(0).max(3600).default(30),
+  endpoints: z.array(EndpointSchema).default([]),
+}).superRefine((config, ctx) => {
+  const seen = new Set<string>();
+  config.endpoints.forEach((ep, i) => {
+    if (seen.has(ep.name)) ctx.addIssue({ code: 'custom', path: ['endpoints', i, 'name'], message: `duplicate endpoint name "${ep.name}"` });
+    seen.add(ep.name);
+  });
+});
+
+export type ConfigInput = z.input<typeof ConfigSchema>;
+export type Config = z.output<typeof ConfigSchema>;
+export type EndpointConfig = Config['endpoints'][number];
+export type ModelConfig = EndpointConfig['model'];
+export type AsyncInferenceConfig = z.output<typeof AsyncInferenceConfigSchema>;

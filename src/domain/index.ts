@@ -1,0 +1,4 @@
+export * from './invocation.js';
+export * from './output-naming.js';
+export * from './s3-uri.js';
+export * from './validate-invoke.js';

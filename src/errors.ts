@@ -1,0 +1,42 @@
+/**
+ * The error catalogue. Every error the server reports on purpose is an AppError with a stable code
+ * from this table; only the gateway turns one into HTTP (see gateway/aws-error.ts).
+ *
+ * `wireName` is the code the AWS SDKs read from `x-amzn-ErrorType`; `retryable` tells SDK users
+ * (and our own callers) whether the same request may succeed later.
+ */
+export const ErrorCodes = {
+  ValidationError: { status: 400, wireName: 'ValidationError', fault: 'client', retryable: false },
+  ServiceUnavailable: { status: 503, wireName: 'ServiceUnavailable', fault: 'server', retryable: true },
+  InternalFailure: { status: 500, wireName: 'InternalFailure', fault: 'server', retryable: true },
+  NotFound: { status: 404, wireName: 'NotFound', fault: 'client', retryable: false },
+  ConfigInvalid: { status: 500, wireName: 'InternalFailure', fault: 'server', retryable: false },
+  ObjectNotFound: { status: 404, wireName: 'NoSuchKey', fault: 'client', retryable: false },
+  ObjectKeyInvalid: { status: 400, wireName: 'InvalidArgument', fault: 'client', retryable: false },
+  DataDirLocked: { status: 500, wireName: 'InternalFailure', fault: 'server', retryable: false },
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AppError';
+    this.code = code;
+  }
+
+  get status(): number {
+    return ErrorCodes[this.code].status;
+  }
+}
+
+export function isAppError(err: unknown, code?: ErrorCode): err is AppError {
+  return err instanceof AppError && (code === undefined || err.code === code);
+}
+
+/** Normalises anything thrown into an Error, so logs always get a message and a stack. */
+export function toError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}

@@ -1,0 +1,129 @@
+/**
+ * The InvocationQueue contract as tests; every adapter runs this suite against a real backend.
+ * `open` opens the same underlying store again (after `stop`), to prove durability.
+ */
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import type { InvocationRequest } from '../domain/index.js';
+import type { InvocationQueue } from './invocation-queue.js';
+
+export interface QueueHarness {
+  /** A queue over the same store every time it is called, leasing as `workerId`. */
+  open(workerId?: string): Promise<InvocationQueue>;
+}
+
+export function request(overrides: Partial<InvocationRequest> = {}): InvocationRequest {
+  const id = randomUUID();
+  return {
+    id, inferenceId: `inf-${id}`, endpointName: 'ep', body: Buffer.from('{"x":1}'), contentType: 'application/json',
+    outputLocation: `s3://b/out/${id}.out`, failureLocation: `s3://b/fail/${id}-error.out`,
+    requestTtlSeconds: 21600, invocationTimeoutSeconds: 900, receivedAtMs: Date.now(), ...overrides,
+  };
+}
+
+export function queueConformance(name: string, makeHarness: () => Promise<QueueHarness>): void {
+  describe(`InvocationQueue conformance: ${name}`, () => {
+    it('round-trips every field of a request through enqueue and lease', async () => {
+      const q = await (await makeHarness()).open();
+      const r = request({ accept: 'text/csv', customAttributes: 'a=1' });
+      await q.enqueue(r);
+      const lease = await q.lease('ep', 10_000);
+      expect(lease?.attempt).toBe(1);
+      expect(lease?.invocation).toMatchObject({ ...r, body: Buffer.from('{"x":1}'), state: 'running', attempts: 1 });
+      expect(await q.lease('ep', 10_000)).toBeUndefined();
+      await q.stop();
+    });
+
+    it('leases oldest first, per endpoint', async () => {
+      const q = await (await makeHarness()).open();
+      const a = request(); const b = request(); const other = request({ endpointName: 'other' });
+      await q.enqueue(a); await q.enqueue(other); await q.enqueue(b);
+      expect((await q.lease('ep', 10_000))?.invocation.id).toBe(a.id);
+      expect((await q.lease('ep', 10_000))?.invocation.id).toBe(b.id);
+      expect((await q.lease('other', 10_000))?.invocation.id).toBe(other.id);
+      await q.stop();
+    });
+
+    it('group-commits concurrent enqueues and tells listeners once per endpoint', async () => {
+      const q = await (await makeHarness()).open();
+      const seen: string[] = [];
+      q.onAvailable((ep) => seen.push(ep));
+      await Promise.all(Array.from({ length: 50 }, () => q.enqueue(request())));
+      expect(seen.filter((e) => e === 'ep').length).toBeGreaterThanOrEqual(1);
+      let n = 0;
+      while (await q.lease('ep', 10_000)) n++;
+      expect(n).toBe(50);
+      await q.stop();
+    });
+
+    it('records an outcome once, and drops the body', async () => {
+      const q = await (await makeHarness()).open();
+      const r = request();
+      await q.enqueue(r);
+      const lease = (await q.lease('ep', 10_000))!;
+      expect(await q.complete(lease, { state: 'failed', failureReason: 'boom', modelStatus: 500 })).toBe(true);
+      expect(await q.complete(lease, { state: 'completed' })).toBe(false);
+      const got = await q.get(r.id);
+      expect(got).toMatchObject({ state: 'failed', failureReason: 'boom', attempts: 1 });
+      expect(got?.body).toBeUndefined();
+      expect(got?.finishedAtMs).toBeGreaterThan(0);
+      await q.stop();
+    });
+
+    it('returns expired leases to the queue and fences the old holder', async () => {
+      const q = await (await makeHarness()).open();
+      const r = request();
+      await q.enqueue(r);
+      const first = (await q.lease('ep', 1))!;
+      const available: string[] = [];
+      q.onAvailable((ep) => available.push(ep));
+      expect(await q.reclaimExpiredLeases(Date.now() + 1000)).toBe(1);
+      expect(available).toContain('ep');
+      const second = (await q.lease('ep', 10_000))!;
+      expect(second.attempt).toBe(2);
+      expect(await q.extend(first, 10_000)).toBe(false);
+      expect(await q.complete(first, { state: 'completed' })).toBe(false);
+      expect(await q.extend(second, 10_000)).toBe(true);
+      expect(await q.reclaimExpiredLeases(Date.now())).toBe(0);
+      expect(await q.complete(second, { state: 'completed' })).toBe(true);
+      await q.stop();
+    });
+
+    it('releases a lease back to the queue', async () => {
+      const q = await (await makeHarness()).open();
+      await q.enqueue(request());
+      const lease = (await q.lease('ep', 10_000))!;
+      expect(await q.release(lease)).toBe(true);
+      expect(await q.release(lease)).toBe(false);
+      expect((await q.lease('ep', 10_000))?.invocation.id).toBe(lease.invocation.id);
+      await q.stop();
+    });
+
+    it('leases invocations whose TTL ran out, whichever endpoint and order', async () => {
+      const q = await (await makeHarness()).open();
+      const t = Date.now();
+      const fresh = request({ receivedAtMs: t });
+      const stale = request({ endpointName: 'other', receivedAtMs: t - 61_000, requestTtlSeconds: 60 });
+      await q.enqueue(fresh); await q.enqueue(stale);
+      const expired = await q.leaseExpired(t, 10, 10_000);
+      expect(expired.map((l) => l.invocation.id)).toEqual([stale.id]);
+      expect((await q.get(stale.id))?.state).toBe('running');
+      expect(await q.leaseExpired(t, 10, 10_000)).toEqual([]);
+      await q.stop();
+    });
+
+    it('keeps queued and leased invocations across a restart; old leases come back', async () => {
+      const harness = await makeHarness();
+      const q1 = await harness.open('w1');
+      const a = request(); const b = request();
+      await q1.enqueue(a); await q1.enqueue(b);
+      await q1.lease('ep', 60_000);
+      await q1.stop();
+      const q2 = await harness.open('w2');
+      await q2.reclaimExpiredLeases(Date.now() + 120_000);
+      const ids = [(await q2.lease('ep', 10_000))?.invocation.id, (await q2.lease('ep', 10_000))?.invocation.id];
+      expect(ids.sort()).toEqual([a.id, b.id].sort());
+      await q2.stop();
+    });
+  });
+}

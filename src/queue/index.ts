@@ -1,0 +1,2 @@
+export type { InvocationQueue, Lease } from './invocation-queue.js';
+export { createSqliteQueue, type SqliteQueueOptions } from './sqlite/sqlite-queue.js';

@@ -1,0 +1,47 @@
+/** The SQLite schema, versioned with PRAGMA user_version. */
+import type { Database } from 'better-sqlite3';
+
+const MIGRATIONS: string[] = [
+  `CREATE TABLE invocations (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     id TEXT NOT NULL UNIQUE,
+     inference_id TEXT NOT NULL,
+     endpoint_name TEXT NOT NULL,
+     state TEXT NOT NULL,
+     content_type TEXT,
+     accept TEXT,
+     custom_attributes TEXT,
+     input_location TEXT,
+     body BLOB,
+     output_location TEXT NOT NULL,
+     failure_location TEXT,
+     request_ttl_seconds INTEGER NOT NULL,
+     invocation_timeout_seconds INTEGER NOT NULL,
+     received_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     lease_owner TEXT,
+     lease_expires_at INTEGER,
+     started_at INTEGER,
+     finished_at INTEGER,
+     failure_reason TEXT,
+     model_status INTEGER
+   );
+   CREATE INDEX invocations_queued ON invocations (endpoint_name, seq) WHERE state = 'queued';
+   CREATE INDEX invocations_expiry ON invocations (expires_at) WHERE state = 'queued';
+   CREATE INDEX invocations_leases ON invocations (lease_expires_at) WHERE state = 'running';
+   CREATE INDEX invocations_inference_id ON invocations (inference_id);`,
+];
+
+export function migrate(db: Database): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > MIGRATIONS.length) {
+    throw new Error(`The queue database has schema version ${version}, newer than this asyncinfer knows (${MIGRATIONS.length}); upgrade asyncinfer`);
+  }
+  for (let v = version; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}

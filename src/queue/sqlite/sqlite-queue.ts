@@ -1,0 +1,240 @@
+/**
+ * The embedded InvocationQueue on SQLite (better-sqlite3, WAL).
+ *
+ * Durability: `synchronous = FULL`, so a commit is fsync'd. Enqueues are group-committed: every
+ * enqueue that arrives within one turn of the event loop joins one transaction, and all of them
+ * resolve after its single fsync, so durability does not cost one fsync per request.
+ * Leases and lease extensions are written with `synchronous = NORMAL` (no fsync): losing one in a
+ * power cut only means the invocation runs again, which at-least-once delivery allows anyway; the
+ * next FULL commit syncs them too, since the WAL is written in order.
+ *
+ * better-sqlite3 is synchronous; the methods are async to honour the port (Redis is not).
+ */
+import { EventEmitter } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { expiresAtMs, type Invocation, type InvocationRequest, type InvocationState } from '../../domain/index.js';
+import { AppError } from '../../errors.js';
+import type { InvocationQueue, Lease } from '../invocation-queue.js';
+import { acquireLockFile } from './lock-file.js';
+import { migrate } from './schema.js';
+
+export interface SqliteQueueOptions {
+  /** Folder holding queue.db and its lock file. */
+  dir: string;
+  /** Names this process's leases. */
+  workerId: string;
+  now?: () => number;
+}
+
+interface Row {
+  id: string; inference_id: string; endpoint_name: string; state: InvocationState;
+  content_type: string | null; accept: string | null; custom_attributes: string | null;
+  input_location: string | null; body: Buffer | null; output_location: string; failure_location: string | null;
+  request_ttl_seconds: number; invocation_timeout_seconds: number; received_at: number;
+  attempts: number; started_at: number | null; finished_at: number | null; failure_reason: string | null;
+}
+
+interface PendingEnqueue {
+  request: InvocationRequest;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+export function createSqliteQueue(options: SqliteQueueOptions): InvocationQueue {
+  const now = options.now ?? Date.now;
+  const events = new EventEmitter();
+  events.setMaxListeners(0);
+  let db: Database.Database | undefined;
+  let releaseLock: (() => void) | undefined;
+  let statements: ReturnType<typeof prepare> | undefined;
+  let pending: PendingEnqueue[] = [];
+  let flushScheduled = false;
+
+  function prepare(d: Database.Database) {
+    const insert = d.prepare(`INSERT INTO invocations (id, inference_id, endpoint_name, state, content_type, accept,
+        custom_attributes, input_location, body, output_location, failure_location, request_ttl_seconds,
+        invocation_timeout_seconds, received_at, expires_at)
+      VALUES (@id, @inferenceId, @endpointName, 'queued', @contentType, @accept, @customAttributes, @inputLocation,
+        @body, @outputLocation, @failureLocation, @requestTtlSeconds, @invocationTimeoutSeconds, @receivedAtMs, @expiresAtMs)`);
+    return {
+      insertMany: d.transaction((batch: PendingEnqueue[]) => {
+        for (const { request: r } of batch) {
+          insert.run({
+            id: r.id, inferenceId: r.inferenceId, endpointName: r.endpointName, contentType: r.contentType ?? null,
+            accept: r.accept ?? null, customAttributes: r.customAttributes ?? null, inputLocation: r.inputLocation ?? null,
+            body: r.body ? Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength) : null,
+            outputLocation: r.outputLocation, failureLocation: r.failureLocation ?? null,
+            requestTtlSeconds: r.requestTtlSeconds, invocationTimeoutSeconds: r.invocationTimeoutSeconds,
+            receivedAtMs: r.receivedAtMs, expiresAtMs: expiresAtMs(r),
+          });
+        }
+      }),
+      lease: d.prepare(`UPDATE invocations SET state = 'running', lease_owner = @owner, lease_expires_at = @leaseExpiresAt,
+          attempts = attempts + 1, started_at = coalesce(started_at, @now)
+        WHERE seq = (SELECT seq FROM invocations WHERE endpoint_name = @endpointName AND state = 'queued' ORDER BY seq LIMIT 1)
+        RETURNING *`),
+      leaseExpired: d.prepare(`UPDATE invocations SET state = 'running', lease_owner = @owner, lease_expires_at = @leaseExpiresAt,
+          attempts = attempts + 1
+        WHERE seq IN (SELECT seq FROM invocations WHERE state = 'queued' AND expires_at <= @now ORDER BY expires_at LIMIT @limit)
+        RETURNING *`),
+      extend: d.prepare(`UPDATE invocations SET lease_expires_at = @leaseExpiresAt
+        WHERE id = @id AND state = 'running' AND lease_owner = @owner AND attempts = @attempt`),
+      complete: d.prepare(`UPDATE invocations SET state = @state, failure_reason = @failureReason, model_status = @modelStatus,
+          finished_at = @now, body = NULL, lease_owner = NULL, lease_expires_at = NULL
+        WHERE id = @id AND state = 'running' AND lease_owner = @owner AND attempts = @attempt`),
+      release: d.prepare(`UPDATE invocations SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL
+        WHERE id = @id AND state = 'running' AND lease_owner = @owner AND attempts = @attempt`),
+      reclaim: d.prepare(`UPDATE invocations SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL
+        WHERE state = 'running' AND lease_expires_at <= @now RETURNING endpoint_name`),
+      get: d.prepare('SELECT * FROM invocations WHERE id = ?'),
+    };
+  }
+
+  function open(): { db: Database.Database; statements: ReturnType<typeof prepare> } {
+    if (!db || !statements) throw new Error('The SQLite queue is not started');
+    return { db, statements };
+  }
+
+  /** Runs fn with fsync-free commits: for writes whose loss only means running something again. */
+  function relaxed<T>(fn: () => T): T {
+    const { db: d } = open();
+    d.pragma('synchronous = NORMAL');
+    try {
+      return fn();
+    } finally {
+      d.pragma('synchronous = FULL');
+    }
+  }
+
+  function flush(): void {
+    flushScheduled = false;
+    const batch = pending;
+    pending = [];
+    if (batch.length === 0) return;
+    try {
+      open().statements.insertMany(batch);
+    } catch (err) {
+      const failure = new AppError('ServiceUnavailable',
+        `The request could not be stored durably, so it was not accepted (${(err as Error).message}). Retry later.`, { cause: err });
+      for (const p of batch) p.reject(failure);
+      return;
+    }
+    for (const p of batch) p.resolve();
+    for (const name of new Set(batch.map((p) => p.request.endpointName))) events.emit('available', name);
+  }
+
+  function toLease(row: Row): Lease {
+    return { invocation: toInvocation(row), attempt: row.attempts };
+  }
+
+  const fence = (lease: Lease) => ({ id: lease.invocation.id, owner: options.workerId, attempt: lease.attempt });
+
+  return {
+    async start() {
+      mkdirSync(options.dir, { recursive: true });
+      releaseLock = acquireLockFile(path.join(options.dir, 'queue.lock'));
+      try {
+        db = new Database(path.join(options.dir, 'queue.db'));
+        db.pragma('journal_mode = WAL');
+        db.pragma('synchronous = FULL');
+        db.pragma('busy_timeout = 5000');
+        migrate(db);
+        statements = prepare(db);
+        // We hold the lock, so every lease in the file belongs to a process that is gone.
+        statements.reclaim.all({ now: Number.MAX_SAFE_INTEGER });
+      } catch (err) {
+        db?.close();
+        db = undefined;
+        releaseLock();
+        throw err;
+      }
+    },
+
+    async stop() {
+      flush();
+      db?.close();
+      db = undefined;
+      statements = undefined;
+      releaseLock?.();
+      releaseLock = undefined;
+    },
+
+    enqueue(request) {
+      return new Promise<void>((resolve, reject) => {
+        if (!db) {
+          reject(new AppError('ServiceUnavailable', 'The queue is shutting down; retry later.'));
+          return;
+        }
+        pending.push({ request, resolve, reject });
+        if (!flushScheduled) {
+          flushScheduled = true;
+          setImmediate(flush);
+        }
+      });
+    },
+
+    async lease(endpointName, leaseMs) {
+      const t = now();
+      const row = relaxed(() => open().statements.lease.get({ endpointName, owner: options.workerId, leaseExpiresAt: t + leaseMs, now: t })) as Row | undefined;
+      return row ? toLease(row) : undefined;
+    },
+
+    async leaseExpired(nowMs, limit, leaseMs) {
+      const rows = relaxed(() => open().statements.leaseExpired.all({ now: nowMs, limit, owner: options.workerId, leaseExpiresAt: nowMs + leaseMs })) as Row[];
+      return rows.map(toLease);
+    },
+
+    async extend(lease, leaseMs) {
+      return relaxed(() => open().statements.extend.run({ ...fence(lease), leaseExpiresAt: now() + leaseMs })).changes === 1;
+    },
+
+    async complete(lease, outcome) {
+      return open().statements.complete.run({
+        ...fence(lease), state: outcome.state, failureReason: outcome.failureReason ?? null,
+        modelStatus: outcome.modelStatus ?? null, now: now(),
+      }).changes === 1;
+    },
+
+    async release(lease) {
+      const released = relaxed(() => open().statements.release.run(fence(lease))).changes === 1;
+      if (released) events.emit('available', lease.invocation.endpointName);
+      return released;
+    },
+
+    async reclaimExpiredLeases(nowMs) {
+      const rows = open().statements.reclaim.all({ now: nowMs }) as { endpoint_name: string }[];
+      for (const name of new Set(rows.map((r) => r.endpoint_name))) events.emit('available', name);
+      return rows.length;
+    },
+
+    async get(id) {
+      const row = open().statements.get.get(id) as Row | undefined;
+      return row ? toInvocation(row) : undefined;
+    },
+
+    onAvailable(listener) {
+      events.on('available', listener);
+      return () => events.off('available', listener);
+    },
+  };
+}
+
+function toInvocation(row: Row): Invocation {
+  const inv: Invocation = {
+    id: row.id, inferenceId: row.inference_id, endpointName: row.endpoint_name, state: row.state,
+    outputLocation: row.output_location, requestTtlSeconds: row.request_ttl_seconds,
+    invocationTimeoutSeconds: row.invocation_timeout_seconds, receivedAtMs: row.received_at, attempts: row.attempts,
+  };
+  if (row.content_type !== null) inv.contentType = row.content_type;
+  if (row.accept !== null) inv.accept = row.accept;
+  if (row.custom_attributes !== null) inv.customAttributes = row.custom_attributes;
+  if (row.input_location !== null) inv.inputLocation = row.input_location;
+  if (row.body !== null) inv.body = row.body;
+  if (row.failure_location !== null) inv.failureLocation = row.failure_location;
+  if (row.started_at !== null) inv.startedAtMs = row.started_at;
+  if (row.finished_at !== null) inv.finishedAtMs = row.finished_at;
+  if (row.failure_reason !== null) inv.failureReason = row.failure_reason;
+  return inv;
+}

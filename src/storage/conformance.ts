@@ -1,0 +1,56 @@
+/**
+ * The ObjectStore contract as tests; every adapter runs this suite against a real backend.
+ */
+import { Readable } from 'node:stream';
+import { text } from 'node:stream/consumers';
+import { describe, expect, it } from 'vitest';
+import { isAppError } from '../errors.js';
+import type { ObjectStore } from './object-store.js';
+
+export function objectStoreConformance(name: string, makeStore: () => Promise<{ store: ObjectStore; bucket: string }>): void {
+  describe(`ObjectStore conformance: ${name}`, () => {
+    it('reads back what it wrote, bytes and length', async () => {
+      const { store, bucket } = await makeStore();
+      const bytes = Buffer.from([0, 1, 2, 255, 254]);
+      await store.put({ bucket, key: 'a/b/c.bin' }, bytes);
+      const got = await store.get({ bucket, key: 'a/b/c.bin' });
+      expect(got.contentLength).toBe(5);
+      const chunks: Buffer[] = [];
+      for await (const c of got.body) chunks.push(c as Buffer);
+      expect(Buffer.concat(chunks)).toEqual(bytes);
+    });
+
+    it('writes from a stream and overwrites', async () => {
+      const { store, bucket } = await makeStore();
+      await store.put({ bucket, key: 'k' }, Buffer.from('old'));
+      await store.put({ bucket, key: 'k' }, Readable.from([Buffer.from('ne'), Buffer.from('w')]));
+      expect(await text((await store.get({ bucket, key: 'k' })).body)).toBe('new');
+    });
+
+    it('writes an empty object', async () => {
+      const { store, bucket } = await makeStore();
+      await store.put({ bucket, key: 'empty' }, new Uint8Array(0));
+      expect((await store.get({ bucket, key: 'empty' })).contentLength).toBe(0);
+    });
+
+    it('reports a missing object as ObjectNotFound', async () => {
+      const { store, bucket } = await makeStore();
+      const err = await store.get({ bucket, key: 'nope/x' }).catch((e: unknown) => e);
+      expect(isAppError(err, 'ObjectNotFound')).toBe(true);
+    });
+
+    it('leaves no object behind when the source stream fails', async () => {
+      const { store, bucket } = await makeStore();
+      const failing = new Readable({ read() { this.destroy(new Error('boom')); } });
+      await expect(store.put({ bucket, key: 'partial' }, failing)).rejects.toThrow('boom');
+      const err = await store.get({ bucket, key: 'partial' }).catch((e: unknown) => e);
+      expect(isAppError(err, 'ObjectNotFound')).toBe(true);
+    });
+
+    it.each(['../escape', 'a/../../b', '/abs', 'a//b', 'a/./b', 'trailing/', ''])('refuses the key %j', async (key) => {
+      const { store, bucket } = await makeStore();
+      const err = await store.put({ bucket, key }, Buffer.from('x')).catch((e: unknown) => e);
+      expect(isAppError(err, 'ObjectKeyInvalid')).toBe(true);
+    });
+  });
+}

@@ -1,0 +1,2 @@
+export type { ObjectStore, StoredObject } from './object-store.js';
+export { createFsObjectStore } from './fs/fs-object-store.js';
