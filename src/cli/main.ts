@@ -1,1 +1,95 @@
-export {};
+#!/usr/bin/env node
+/** The `asyncinfer` command. Only this folder may end the process. */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/index.js';
+import { isAppError } from '../errors.js';
+import { createLogger, startServer } from '../main.js';
+import { MAIN_HELP, SERVE_HELP } from './help.js';
+
+const EXIT_USAGE = 2;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(rest[0] === 'serve' ? SERVE_HELP : MAIN_HELP);
+    return 0;
+  }
+  if (command === '--version') {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+    process.stdout.write(`asyncinfer ${pkg.version}\n`);
+    return 0;
+  }
+  if (command === 'serve') return serve(rest);
+  process.stderr.write(`asyncinfer: unknown command "${command}". Run "asyncinfer --help" for the commands.\n`);
+  return EXIT_USAGE;
+}
+
+async function serve(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        config: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' },
+        'data-dir': { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }));
+  } catch (err) {
+    process.stderr.write(`asyncinfer serve: ${(err as Error).message}. Run "asyncinfer serve --help" for the options.\n`);
+    return EXIT_USAGE;
+  }
+  if (values.help) {
+    process.stdout.write(SERVE_HELP);
+    return 0;
+  }
+  let config;
+  try {
+    config = loadConfig({
+      file: values.config,
+      env: process.env,
+      flags: {
+        host: values.host,
+        port: values.port === undefined ? undefined : Number(values.port),
+        dataDir: values['data-dir'],
+        logLevel: values['log-level'],
+      },
+    });
+  } catch (err) {
+    process.stderr.write(`asyncinfer serve: ${(err as Error).message}\n`);
+    return EXIT_USAGE;
+  }
+  const logger = createLogger(config);
+  let server;
+  try {
+    server = await startServer(config, logger);
+  } catch (err) {
+    if (isAppError(err)) process.stderr.write(`asyncinfer serve: ${err.message}\n`);
+    else logger.fatal({ err }, 'could not start');
+    return 1;
+  }
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      logger.info({ signal }, 'shutting down: no new requests; finishing running invocations');
+      process.on(signal, () => {
+        logger.warn('second signal: exiting now');
+        process.exit(1);
+      });
+      resolve();
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+  await server.stop();
+  logger.info('stopped');
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (err: unknown) => {
+    process.stderr.write(`asyncinfer: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

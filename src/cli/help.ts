@@ -1,0 +1,85 @@
+/** Help pages, laid out like the AWS CLI's (NAME, DESCRIPTION, SYNOPSIS, OPTIONS, EXAMPLES). */
+export const MAIN_HELP = `NAME
+       asyncinfer - a self-hosted server for Amazon SageMaker Asynchronous Inference
+
+DESCRIPTION
+       asyncinfer accepts InvokeEndpointAsync calls from the unchanged AWS SDKs
+       and AWS CLI (change only the endpoint URL), queues them durably, runs
+       them on model containers that follow the SageMaker container contract,
+       and writes each output or failure where SageMaker would.
+
+SYNOPSIS
+       asyncinfer <command> [options]
+
+COMMANDS
+       serve      Start the server (gateway, queue, workers, model instances).
+       help       Show this page, or "asyncinfer help <command>".
+
+OPTIONS
+       --help     Show help.
+       --version  Print the version.
+
+       Run "asyncinfer serve --help" for the server's options.
+`;
+
+export const SERVE_HELP = `NAME
+       serve -
+
+DESCRIPTION
+       Starts asyncinfer in one process: the SageMaker Runtime API on HOST:PORT,
+       a durable SQLite queue and an object store in the data dir
+       (s3://BUCKET/KEY is the file DATA_DIR/s3/BUCKET/KEY), and the model
+       instances of every configured endpoint.
+
+       Without --config it serves a ready demo endpoint named "demo", backed
+       by the example sentiment model.
+
+       SIGTERM or SIGINT stops it gracefully: no new requests, running
+       invocations get shutdownGraceSeconds to finish (the rest go back to the
+       queue), model instances are stopped, and it exits 0.
+
+SYNOPSIS
+       asyncinfer serve
+          [--config <value>]
+          [--host <value>]
+          [--port <value>]
+          [--data-dir <value>]
+          [--log-level <value>]
+
+OPTIONS
+       --config (string)
+          A JSON or YAML config file (see docs/configuration.md). Also
+          ASYNCINFER_CONFIG.
+
+       --host (string)
+          Address to listen on. Default 127.0.0.1. Also ASYNCINFER_HOST.
+
+       --port (integer)
+          Port to listen on (0 picks a free one). Default 8080. Also
+          ASYNCINFER_PORT.
+
+       --data-dir (string)
+          Where the queue and the embedded object store live. Default
+          ./.asyncinfer. Also ASYNCINFER_DATA_DIR.
+
+       --log-level (string)
+          fatal, error, warn, info, debug, trace or silent. Default info.
+          Also ASYNCINFER_LOG_LEVEL.
+
+EXAMPLES
+       Serve the demo endpoint:
+
+          asyncinfer serve
+
+       Serve your own endpoints:
+
+          asyncinfer serve --config asyncinfer.yaml --port 9000
+
+       Invoke it with the AWS CLI (any credentials; signatures are not checked):
+
+          aws sagemaker-runtime invoke-endpoint-async \\
+              --endpoint-url http://127.0.0.1:8080 \\
+              --endpoint-name demo \\
+              --input-location s3://asyncinfer-demo/input/review.json \\
+              --content-type application/json
+`;

@@ -1,0 +1,59 @@
+/**
+ * The SageMaker Runtime API: `POST /endpoints/{EndpointName}/async-invocations`.
+ * The payload's MIME type comes only from X-Amzn-SageMaker-Content-Type; the HTTP Content-Type
+ * (application/octet-stream from the JS SDK, absent from botocore) is ignored, and the raw body
+ * is the inline Body whatever it claims to be.
+ */
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { bodyTooLargeError, MAX_BODY_BYTES } from '../domain/index.js';
+import { acceptInvocation, type AcceptDeps } from './accept-invocation.js';
+import { sendRuntimeError, toWireError } from './aws-error.js';
+
+const EMPTY = Buffer.alloc(0);
+
+export function registerRuntimeRoutes(app: FastifyInstance, deps: AcceptDeps): void {
+  // Every body is raw bytes, refused past 128,000 bytes before it is read whole.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: MAX_BODY_BYTES }, (_req, body, done) => done(null, body));
+
+  app.setErrorHandler((err, request, reply) => {
+    const requestId = randomUUID();
+    const appErr = (err as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? bodyTooLargeError() : err;
+    const wire = toWireError(appErr);
+    if (wire.status >= 500) request.log.error({ err, requestId }, 'request failed');
+    return sendRuntimeError(reply, requestId, wire);
+  });
+
+  app.setNotFoundHandler((request, reply) => sendRuntimeError(reply, randomUUID(), {
+    status: 404, code: 'UnknownOperationException',
+    message: `No operation matches ${request.method} ${request.url.split('?')[0]}. InvokeEndpointAsync is POST /endpoints/{EndpointName}/async-invocations.`,
+  }));
+
+  app.post<{ Params: { endpointName: string } }>('/endpoints/:endpointName/async-invocations', async (request, reply) => {
+    const h = request.headers;
+    const one = (name: string) => {
+      const v = h[name];
+      return Array.isArray(v) ? v.join(',') : v;
+    };
+    const accepted = await acceptInvocation(deps, {
+      endpointName: request.params.endpointName,
+      contentType: one('x-amzn-sagemaker-content-type'),
+      accept: one('x-amzn-sagemaker-accept'),
+      customAttributes: one('x-amzn-sagemaker-custom-attributes'),
+      inferenceId: one('x-amzn-sagemaker-inference-id'),
+      inputLocation: one('x-amzn-sagemaker-inputlocation'),
+      s3OutputPathExtension: one('x-amzn-sagemaker-s3outputpathextension'),
+      filename: one('x-amzn-sagemaker-filename'),
+      requestTtlSeconds: one('x-amzn-sagemaker-requestttlseconds'),
+      invocationTimeoutSeconds: one('x-amzn-sagemaker-invocationtimeoutseconds'),
+      body: (request.body as Buffer | undefined) ?? EMPTY,
+    });
+    reply.code(202)
+      .header('x-amzn-RequestId', randomUUID())
+      .header('X-Amzn-SageMaker-OutputLocation', accepted.outputLocation)
+      .header('content-type', 'application/json');
+    if (accepted.failureLocation) reply.header('X-Amzn-SageMaker-FailureLocation', accepted.failureLocation);
+    return reply.send(JSON.stringify({ InferenceId: accepted.inferenceId }));
+  });
+}

@@ -1,0 +1,39 @@
+/** The HTTP front door: one Fastify instance, started and stopped with the rest of the server. */
+import Fastify, { type FastifyBaseLogger } from 'fastify';
+import type { Logger } from 'pino';
+import type { AcceptDeps } from './accept-invocation.js';
+import { registerRuntimeRoutes } from './runtime-routes.js';
+
+export interface GatewayOptions extends AcceptDeps {
+  host: string;
+  port: number;
+  logger: Logger;
+}
+
+export interface Gateway {
+  /** Resolves with the bound address, e.g. `http://127.0.0.1:8080`. */
+  start(): Promise<string>;
+  /** Stops accepting, then waits for requests in progress. */
+  stop(): Promise<void>;
+}
+
+export function createGateway(options: GatewayOptions): Gateway {
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    disableRequestLogging: true,
+    // SageMaker headers can be long (CustomAttributes 1 KB each, several of them); stay generous.
+    maxParamLength: 256,
+    return503OnClosing: true,
+  });
+  registerRuntimeRoutes(app, options);
+  return {
+    async start() {
+      await app.listen({ host: options.host, port: options.port });
+      const address = app.server.address();
+      if (address === null || typeof address === 'string') return String(address);
+      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      return `http://${host}:${address.port}`;
+    },
+    stop: () => app.close(),
+  };
+}

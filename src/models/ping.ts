@@ -1,0 +1,12 @@
+import { request } from 'undici';
+
+/** The container contract's health check: `GET /ping` answered 200 within the timeout (2 s on SageMaker). */
+export async function ping(url: string, timeoutMs = 2000): Promise<boolean> {
+  try {
+    const res = await request(`${url}/ping`, { method: 'GET', headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs) });
+    await res.body.dump();
+    return res.statusCode === 200;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * An already running container at a URL: one instance, ready while its `/ping` answers 200.
+ * It is never started or stopped by us, only watched.
+ */
+import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import type { Instance, InstancePool } from './instance-pool.js';
+import { ping } from './ping.js';
+
+export interface UrlPoolOptions {
+  endpointName: string;
+  url: string;
+  logger: Logger;
+  pingIntervalMs?: number;
+}
+
+export function createUrlPool(options: UrlPoolOptions): InstancePool {
+  const instance: Instance = { id: `${options.endpointName}-url`, url: options.url.replace(/\/+$/, '') };
+  const events = new EventEmitter();
+  const stopping = new AbortController();
+  let ready = false;
+  let loop: Promise<void> | undefined;
+
+  async function watch(): Promise<void> {
+    while (!stopping.signal.aborted) {
+      const ok = await ping(instance.url, 2000);
+      if (ok !== ready) {
+        ready = ok;
+        options.logger[ok ? 'info' : 'warn']({ instance: instance.id, url: instance.url }, ok ? 'model URL ready' : 'model URL not answering GET /ping');
+        events.emit('change');
+      }
+      // Poll fast until it first answers, then at the health-check interval.
+      await sleep(ready ? options.pingIntervalMs ?? 5000 : 200, undefined, { signal: stopping.signal }).catch(() => undefined);
+    }
+  }
+
+  return {
+    async start() {
+      loop = watch();
+    },
+    async stop() {
+      stopping.abort();
+      await loop;
+    },
+    ready: () => (ready ? [instance] : []),
+    onChange(listener) {
+      events.on('change', listener);
+      return () => events.off('change', listener);
+    },
+  };
+}

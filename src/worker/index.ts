@@ -1,0 +1,3 @@
+export { createDispatcher, type Dispatcher, type DispatcherOptions } from './dispatcher.js';
+export { createExpirySweeper } from './expiry-sweeper.js';
+export { AbortReasons, expireInvocation, runInvocation, type RunDeps } from './run-invocation.js';
