@@ -37,7 +37,7 @@ endpoints:
   - name: y
     model: { url: "http://127.0.0.1:9000" }
     asyncInferenceConfig:
-      OutputConfig: { S3OutputPath: "s3://b/o" }
+      OutputConfig: { S3OutputPath: "s3://bucket/o" }
 `);
     expect(loadConfig({ file }).endpoints[0]?.model.url).toBe('http://127.0.0.1:9000');
   });
@@ -87,4 +87,16 @@ endpoints:
     expect(() => loadConfig({ file: '/nonexistent/c.json' })).toThrow(/Cannot read the config file/);
     expect(() => loadConfig({ file: writeConfig('c.yaml', 'a: [1,\n') })).toThrow(/neither valid JSON nor valid YAML/);
   });
+});
+
+it('refuses an output path whose bucket S3 could not hold', () => {
+  const bad = { endpoints: [{ ...endpoint, asyncInferenceConfig: { OutputConfig: { S3OutputPath: 's3://b/out', S3FailurePath: 's3://Bad_Bucket/x' } } }] };
+  let message = '';
+  try {
+    loadConfig({ file: writeConfig('c.json', JSON.stringify(bad)) });
+  } catch (err) {
+    message = (err as Error).message;
+  }
+  expect(message).toContain('endpoints[0].asyncInferenceConfig.OutputConfig.S3OutputPath: the bucket must be an S3 bucket name');
+  expect(message).toContain('endpoints[0].asyncInferenceConfig.OutputConfig.S3FailurePath: the bucket must be an S3 bucket name');
 });

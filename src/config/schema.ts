@@ -6,7 +6,9 @@
 import { z } from 'zod';
 
 const S3_PATH_RULE = 'must be an s3:// URI such as s3://bucket/prefix (the pattern is (https|s3)://([^/]+)/?(.*); this server writes outputs only to s3:// paths)';
-const s3Path = z.string().max(512).regex(/^s3:\/\/[^/]+\/?.*$/, S3_PATH_RULE);
+const s3Path = z.string().max(512).regex(/^s3:\/\/[^/]+\/?.*$/, S3_PATH_RULE)
+  .refine((uri) => !/^s3:\/\//.test(uri) || /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/|$)/.test(uri),
+    'the bucket must be an S3 bucket name: 3-63 lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit');
 const snsTopic = z.string().max(2048).regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]*:[0-9]{12}:[a-zA-Z0-9_.-]+$/,
   'must be an SNS topic ARN such as arn:aws:sns:us-east-1:123456789012:my-topic');
 const endpointName = z.string().min(1).max(63).regex(/^[a-zA-Z0-9](-*[a-zA-Z0-9])*$/,

@@ -1,5 +1,5 @@
 /** The HTTP front door: one Fastify instance, started and stopped with the rest of the server. */
-import Fastify, { type FastifyBaseLogger } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import type { Logger } from 'pino';
 import type { AcceptDeps } from './accept-invocation.js';
 import { registerRuntimeRoutes } from './runtime-routes.js';
@@ -20,9 +20,10 @@ export interface Gateway {
 export function createGateway(options: GatewayOptions): Gateway {
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
-    disableRequestLogging: true,
-    // SageMaker headers can be long (CustomAttributes 1 KB each, several of them); stay generous.
-    maxParamLength: 256,
+    // One log line per request would cost the accept path more than it tells; outcomes are logged.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Endpoint names are at most 63 characters; longer ones must still reach validation.
+    routerOptions: { maxParamLength: 2048 },
     return503OnClosing: true,
   });
   registerRuntimeRoutes(app, options);

@@ -119,7 +119,7 @@ export function createProcessPool(options: ProcessPoolOptions): InstancePool {
   async function stopChild(child: ChildProcess, exited: Promise<string>): Promise<void> {
     if (child.exitCode !== null || child.signalCode !== null || !child.pid) return;
     signalGroup(child.pid, 'SIGTERM');
-    const done = await Promise.race([exited.then(() => true), sleep(stopGraceMs, false)]);
+    const done = await Promise.race([exited.then(() => true), sleep(stopGraceMs, false, { ref: false })]);
     if (!done) {
       logger.warn({ pid: child.pid }, `model instance ignored SIGTERM for ${stopGraceMs} ms; sending SIGKILL`);
       signalGroup(child.pid, 'SIGKILL');

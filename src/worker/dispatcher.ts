@@ -79,7 +79,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       } while (pumpAgain && !stopping);
     } catch (err) {
       logger.error({ err, endpoint: endpointName }, 'could not lease work; retrying shortly');
-      void sleep(1000).then(() => void pump());
+      void sleep(1000, undefined, { ref: false }).then(() => void pump());
     } finally {
       pumping = false;
     }
@@ -118,7 +118,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       stopping = true;
       for (const off of unsubscribe) off();
       const all = () => Promise.all([...running].map((r) => r.done));
-      const finished = await Promise.race([all().then(() => true), sleep(graceMs, false)]);
+      const finished = await Promise.race([all().then(() => true), sleep(graceMs, false, { ref: false })]);
       if (!finished) {
         logger.warn({ endpoint: endpointName, running: running.size }, 'shutdown grace period over; returning running invocations to the queue');
         for (const r of running) r.abort.abort(AbortReasons.shutdown);
