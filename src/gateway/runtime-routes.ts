@@ -5,12 +5,15 @@
  * is the inline Body whatever it claims to be.
  */
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { IncomingMessage } from 'node:http';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { bodyTooLargeError, MAX_BODY_BYTES } from '../domain/index.js';
 import { acceptInvocation, type AcceptDeps } from './accept-invocation.js';
 import { sendRuntimeError, toWireError } from './aws-error.js';
 
 const EMPTY = Buffer.alloc(0);
+/** How much of a refused body is read and dropped so the client can read the answer (see below). */
+const MAX_DISCARD_BYTES = 16 * 1024 * 1024;
 
 export function registerRuntimeRoutes(app: FastifyInstance, deps: AcceptDeps): void {
   // Every body is raw bytes, refused past 128,000 bytes before it is read whole.
@@ -19,8 +22,9 @@ export function registerRuntimeRoutes(app: FastifyInstance, deps: AcceptDeps): v
 
   app.setErrorHandler((err, request, reply) => {
     const requestId = randomUUID();
-    const appErr = (err as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? bodyTooLargeError() : err;
-    const wire = toWireError(appErr);
+    const tooLarge = (err as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE';
+    if (tooLarge) discardRestOfBody(request.raw, reply);
+    const wire = toWireError(tooLarge ? bodyTooLargeError() : err);
     if (wire.status >= 500) request.log.error({ err, requestId }, 'request failed');
     return sendRuntimeError(reply, requestId, wire);
   });
@@ -56,4 +60,19 @@ export function registerRuntimeRoutes(app: FastifyInstance, deps: AcceptDeps): v
     if (accepted.failureLocation) reply.header('X-Amzn-SageMaker-FailureLocation', accepted.failureLocation);
     return reply.send(JSON.stringify({ InferenceId: accepted.inferenceId }));
   });
+}
+
+/**
+ * Closing a socket that still has unread bytes makes the kernel send a reset, and the client
+ * loses the 400 it has not read yet. So the rest of a refused body is read and dropped (never
+ * kept) and the connection stays usable; past MAX_DISCARD_BYTES the client is cut off.
+ */
+function discardRestOfBody(raw: IncomingMessage, reply: FastifyReply): void {
+  reply.removeHeader('connection');
+  let discarded = 0;
+  raw.on('data', (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > MAX_DISCARD_BYTES) raw.socket.destroy();
+  });
+  raw.resume();
 }
