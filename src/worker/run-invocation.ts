@@ -84,7 +84,7 @@ async function callModel(deps: RunDeps, inv: Invocation, instance: Instance, sig
     throw new ModelUnreachable(toError(err).message, { cause: err });
   }
   if (res.headers['content-length'] === undefined) {
-    res.body.destroy();
+    await res.body.dump();
     const outcome: Outcome = {
       state: 'failed', modelStatus: res.statusCode,
       failureReason: 'ClientError: The response from the model did not specify the required Content-Length header. ' +

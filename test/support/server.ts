@@ -64,7 +64,10 @@ export async function startServer(options: { config?: Record<string, unknown>; d
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT });
   const logs: LogLine[] = [];
   const stderr: string[] = [];
-  createInterface({ input: child.stderr! }).on('line', (l) => stderr.push(l));
+  createInterface({ input: child.stderr! }).on('line', (l) => {
+    stderr.push(l);
+    appendFileSync(`${dataDir}.log`, `[stderr] ${l}\n`);
+  });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
