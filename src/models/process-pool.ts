@@ -68,7 +68,7 @@ export function createProcessPool(options: ProcessPoolOptions): InstancePool {
       });
       if (child.pid) options.registry.add(child.pid);
       forwardOutput(child, log);
-      log.info({ port, command: options.command }, 'model instance starting');
+      log.info({ port, pid: child.pid, command: options.command }, 'model instance starting');
 
       const startup = await waitUntilReady(instance.url, options.startupTimeoutMs, exited);
       if (startup === 'ready') {
