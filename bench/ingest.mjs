@@ -192,7 +192,6 @@ process.exitCode = exitCode;
 async function measure(name, server) {
   const url = `${server.url}/endpoints/${ENDPOINT}/async-invocations`;
   await preflight(name, url);
-  server.preflight2xx = 1;
   let warmup;
   if (WARMUP > 0) {
     log(`\n[${name}] warm-up ${WARMUP} s (not counted) …`);
