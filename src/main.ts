@@ -88,7 +88,8 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
 
 function createPool(config: ResolvedConfig, endpoint: EndpointConfig, registry: InstanceRegistry, logger: Logger): InstancePool {
   const { model } = endpoint;
-  if (model.url !== undefined) return createUrlPool({ endpointName: endpoint.name, url: model.url, logger });
+  const pingIntervalMs = model.healthCheckIntervalSeconds * 1000;
+  if (model.url !== undefined) return createUrlPool({ endpointName: endpoint.name, url: model.url, logger, pingIntervalMs });
   return createProcessPool({
     endpointName: endpoint.name,
     command: model.command!,
@@ -96,6 +97,7 @@ function createPool(config: ResolvedConfig, endpoint: EndpointConfig, registry: 
     cwd: config.baseDir,
     count: endpoint.instances.initial,
     startupTimeoutMs: model.startupTimeoutSeconds * 1000,
+    pingIntervalMs,
     registry,
     logger,
   });

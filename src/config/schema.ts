@@ -38,6 +38,8 @@ const ModelSchema = z.strictObject({
   env: z.record(z.string(), z.string()).default({}),
   /** Like ContainerStartupHealthCheckTimeoutInSeconds: how long an instance may take to answer /ping. */
   startupTimeoutSeconds: z.number().int().min(1).max(3600).default(240),
+  /** How often a ready instance is pinged; three failed pings in a row replace it. */
+  healthCheckIntervalSeconds: z.number().min(0.1).max(300).default(5),
 }).superRefine((model, ctx) => {
   if ((model.command === undefined) === (model.url === undefined)) {
     ctx.addIssue({ code: 'custom', message: 'give exactly one of "command" (start instances) or "url" (an already running container)' });

@@ -1,12 +1,15 @@
 /**
- * An already running container at a URL: one instance, ready while its `/ping` answers 200.
- * It is never started or stopped by us, only watched.
+ * An already running container at a URL: one instance. It is ready once `/ping` answers 200 and
+ * leaves `ready()` after three failed pings in a row (as process instances are replaced); it is
+ * never started or stopped by us, only watched.
  */
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Instance, InstancePool } from './instance-pool.js';
 import { ping } from './ping.js';
+
+const UNHEALTHY_AFTER_PINGS = 3;
 
 export interface UrlPoolOptions {
   endpointName: string;
@@ -20,11 +23,13 @@ export function createUrlPool(options: UrlPoolOptions): InstancePool {
   const events = new EventEmitter();
   const stopping = new AbortController();
   let ready = false;
+  let failed = 0;
   let loop: Promise<void> | undefined;
 
   async function watch(): Promise<void> {
     while (!stopping.signal.aborted) {
-      const ok = await ping(instance.url, 2000);
+      failed = (await ping(instance.url, 2000)) ? 0 : failed + 1;
+      const ok = ready ? failed < UNHEALTHY_AFTER_PINGS : failed === 0;
       if (ok !== ready) {
         ready = ok;
         options.logger[ok ? 'info' : 'warn']({ instance: instance.id, url: instance.url }, ok ? 'model URL ready' : 'model URL not answering GET /ping');
