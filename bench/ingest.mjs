@@ -15,10 +15,10 @@
 // they go to bench/profiles/<timestamp>/results.json instead of bench/results.json.
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
@@ -150,6 +150,16 @@ if (profileDir) {
     log(`\n==== CPU profile: ${name} (${path.relative(ROOT, path.join(profileDir, file))}) ====`);
     printProfileSummary(summary, log);
   }
+  const statsFile = path.join(profileDir, 'asyncinfer-commit-stats.json');
+  if (existsSync(statsFile)) {
+    const stats = JSON.parse(readFileSync(statsFile, 'utf8'));
+    if (profiles.asyncinfer) profiles.asyncinfer.groupCommits = stats;
+    log('\n==== asyncinfer group commits (whole server lifetime: pre-flight, warm-up and measured run) ====');
+    log(`  ${fmt(stats.transactions)} transactions, ${fmt(stats.rows)} rows; rows per transaction p50 ${stats.batchRows.p50}, p90 ${stats.batchRows.p90}, max ${stats.batchRows.max}`);
+    log(`  transaction time p50 ${stats.transactionMs.p50} ms, p99 ${stats.transactionMs.p99} ms, max ${stats.transactionMs.max} ms; ${stats.microsecondsPerRow} µs per row`);
+    log(`  event loop blocked in transactions: ${fmt(stats.transactionMs.total)} ms of ${fmt(stats.wallMs)} ms server wall time (${stats.eventLoopBlockedInTransactionsPercent}%)`);
+    log(`  event-loop delay p50 ${round(stats.eventLoopDelayMs.p50, 1)} ms, p99 ${round(stats.eventLoopDelayMs.p99, 1)} ms, max ${round(stats.eventLoopDelayMs.max, 1)} ms`);
+  }
 }
 
 const results = {
@@ -183,7 +193,7 @@ if (problems.length > 0) {
   for (const p of problems) process.stderr.write(`!!  - ${p}\n`);
   process.stderr.write(`${bar}\n`);
 }
-if (flags['keep-data']) log(`data kept in ${work}`);
+if (flags['keep-data']) log(`data (queue.db, config) kept in ${work}`);
 else rmSync(work, { recursive: true, force: true });
 process.exitCode = exitCode;
 
@@ -288,12 +298,17 @@ function checkDurability(dbFile, run) {
 // ---- child processes ----
 
 function profileArgs(name) {
-  return profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${name}-${process.pid}.cpuprofile`] : [];
+  if (!profileDir) return [];
+  const args = ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${name}-${process.pid}.cpuprofile`];
+  // asyncinfer also gets its group commits timed (see bench/commit-stats.mjs).
+  if (name === 'asyncinfer') args.push('--import', pathToFileURL(path.join(BENCH_DIR, 'commit-stats.mjs')).href);
+  return args;
 }
 
 function startChild(name, args, urlOf) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const env = profileDir ? { ...process.env, ASYNCINFER_BENCH_COMMIT_STATS: path.join(profileDir, `${name}-commit-stats.json`) } : process.env;
+    const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const server = { name, child, url: undefined, warnings: [], stderr: '', exited: false, exitCode: null, signal: null, exitPromise: undefined };
     server.exitPromise = new Promise((done) => child.once('exit', (code, signal) => {
       Object.assign(server, { exited: true, exitCode: code, signal });
@@ -384,7 +399,7 @@ function printTable(r, ratioValue) {
 }
 
 function printDurability(d) {
-  log('\ndurability (asyncinfer, after SIGTERM):');
+  log(`\ndurability (asyncinfer, counted after SIGTERM; ${flags['keep-data'] ? 'data dir kept (--keep-data)' : 'data dir deleted afterwards, --keep-data keeps it'}):`);
   log(`  rows in invocations (${d.dbFile}): ${fmt(d.rows)}`);
   if (d.measured2xx !== undefined) {
     log(`  2xx counted by autocannon, measured run: ${fmt(d.measured2xx)}; incl. pre-flight + warm-up: ${fmt(d.all2xx)}`);

@@ -5,7 +5,7 @@
  */
 import { InvokeEndpointAsyncCommand, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { describe, expect, it } from 'vitest';
-import { controlEndpoint, invocationRows, startServer, tempDir, waitFor, waitForObject } from './support/server.js';
+import { controlEndpoint, invocationRows, startServer, tempDir, waitFor, waitForObject, isAlive } from './support/server.js';
 
 const config = {
   endpoints: [controlEndpoint('ep', {
@@ -16,15 +16,6 @@ const config = {
     },
   })],
 };
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('kill -9', () => {
   it('loses nothing that was accepted, under load, and cleans up the instances it left', async () => {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { InvokeEndpointAsyncCommand } from '@aws-sdk/client-sagemaker-runtime';
 import { describe, expect, it } from 'vitest';
-import { CLI, controlEndpoint, invocationRows, startServer, tempDir, waitFor, waitForObject } from './support/server.js';
+import { CLI, controlEndpoint, invocationRows, startServer, tempDir, waitFor, waitForObject, isAlive } from './support/server.js';
 
 const run = promisify(execFile);
 
@@ -19,15 +19,6 @@ async function cli(...args: string[]): Promise<{ code: number; stdout: string; s
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
     return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -26,19 +26,15 @@ export interface RawInvokeAsync {
   body: Uint8Array;
 }
 
-export interface ValidInvokeAsync {
-  endpointName: string;
-  contentType?: string;
-  accept?: string;
-  customAttributes?: string;
-  inferenceId?: string;
-  inputLocation?: string;
+/** The same headers, checked; TTL and timeout as numbers with their defaults; Body only when non-empty. */
+export type ValidInvokeAsync = Pick<RawInvokeAsync, 'endpointName' | StringMember> & {
   body?: Uint8Array;
-  s3OutputPathExtension?: string;
-  filename?: string;
   requestTtlSeconds: number;
   invocationTimeoutSeconds: number;
-}
+};
+
+type StringMember = 'contentType' | 'accept' | 'customAttributes' | 'inferenceId' | 'inputLocation' | 's3OutputPathExtension' | 'filename';
+const STRING_MEMBERS: readonly StringMember[] = ['contentType', 'accept', 'customAttributes', 'inferenceId', 'inputLocation', 's3OutputPathExtension', 'filename'];
 
 interface StringRule {
   member: string;
@@ -95,7 +91,7 @@ export function validateInvokeAsync(raw: RawInvokeAsync): ValidInvokeAsync {
     requestTtlSeconds: integer('requestTTLSeconds', raw.requestTtlSeconds, 60, 21600, DEFAULT_REQUEST_TTL_SECONDS),
     invocationTimeoutSeconds: integer('invocationTimeoutSeconds', raw.invocationTimeoutSeconds, 1, 3600, DEFAULT_INVOCATION_TIMEOUT_SECONDS),
   };
-  for (const key of ['contentType', 'accept', 'customAttributes', 'inferenceId', 'inputLocation', 's3OutputPathExtension', 'filename'] as const) {
+  for (const key of STRING_MEMBERS) {
     const value = check(rules[key], raw[key]);
     if (value !== undefined) valid[key] = value;
   }

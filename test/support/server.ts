@@ -129,3 +129,12 @@ export function invocationRows(dataDir: string): { id: string; inference_id: str
     db.close();
   }
 }
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
