@@ -24,7 +24,9 @@ export function createGateway(options: GatewayOptions): Gateway {
     logController: new LogController({ disableRequestLogging: true }),
     // Endpoint names are at most 63 characters; longer ones must still reach validation.
     routerOptions: { maxParamLength: 2048 },
-    return503OnClosing: true,
+    // While closing, a request on a kept-alive connection is still accepted: the queue closes after
+    // the gateway, so it is durable. (Fastify's own 503 would not be in the AWS error shape.)
+    return503OnClosing: false,
   });
   registerRuntimeRoutes(app, options);
   return {
