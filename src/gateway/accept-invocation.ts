@@ -3,7 +3,7 @@
  * objects, enqueue durably. Returns only once the invocation is on disk.
  */
 import { randomUUID } from 'node:crypto';
-import { outputLocations, validateInvokeAsync, type RawInvokeAsync } from '../domain/index.js';
+import { outputLocations, timeOrderedUuid, validateInvokeAsync, type RawInvokeAsync } from '../domain/index.js';
 import { AppError } from '../errors.js';
 import type { InvocationQueue } from '../queue/index.js';
 
@@ -32,7 +32,8 @@ export async function acceptInvocation(deps: AcceptDeps, raw: RawInvokeAsync): P
   if (!endpoint) {
     throw new AppError('ValidationError', `Endpoint ${valid.endpointName} of account ${deps.accountId} not found.`);
   }
-  const id = randomUUID();
+  const receivedAtMs = (deps.now ?? Date.now)();
+  const id = timeOrderedUuid(receivedAtMs);
   const inferenceId = valid.inferenceId ?? randomUUID();
   const locations = outputLocations({
     id, s3OutputPath: endpoint.s3OutputPath, s3FailurePath: endpoint.s3FailurePath,
@@ -44,7 +45,7 @@ export async function acceptInvocation(deps: AcceptDeps, raw: RawInvokeAsync): P
     inputLocation: valid.inputLocation, body: valid.body,
     ...locations,
     requestTtlSeconds: valid.requestTtlSeconds, invocationTimeoutSeconds: valid.invocationTimeoutSeconds,
-    receivedAtMs: (deps.now ?? Date.now)(),
+    receivedAtMs,
   });
   return { inferenceId, ...locations };
 }

@@ -1,4 +1,8 @@
-/** The SQLite schema, versioned with PRAGMA user_version. */
+/**
+ * The SQLite schema, versioned with PRAGMA user_version.
+ * Every index costs each group commit: keys are time-ordered (`id` is a UUIDv7, `seq` grows) so
+ * inserts append; a random key such as inference_id gets no index until something reads by it.
+ */
 import type { Database } from 'better-sqlite3';
 
 const MIGRATIONS: string[] = [
@@ -29,8 +33,7 @@ const MIGRATIONS: string[] = [
    );
    CREATE INDEX invocations_queued ON invocations (endpoint_name, seq) WHERE state = 'queued';
    CREATE INDEX invocations_expiry ON invocations (expires_at) WHERE state = 'queued';
-   CREATE INDEX invocations_leases ON invocations (lease_expires_at) WHERE state = 'running';
-   CREATE INDEX invocations_inference_id ON invocations (inference_id);`,
+   CREATE INDEX invocations_leases ON invocations (lease_expires_at) WHERE state = 'running';`,
 ];
 
 export function migrate(db: Database): void {
