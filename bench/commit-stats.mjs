@@ -1,11 +1,10 @@
 // Preloaded into the asyncinfer server by `node bench/ingest.mjs --profile` (node --import):
-// times every better-sqlite3 transaction called with an array (the queue's group commit, one call per
-// event-loop turn with all enqueues of that turn) and measures event-loop delay. On exit it writes a
-// JSON summary to $ASYNCINFER_BENCH_COMMIT_STATS. Diagnostic only; it relies on the queue committing
-// batches through Database#transaction, and reports nothing (tx: 0) if that ever changes.
+// times every better-sqlite3 transaction called with an array (the queue's group commit: one call
+// per event-loop turn, holding every enqueue of that turn). On exit it writes a JSON summary to
+// $ASYNCINFER_BENCH_COMMIT_STATS. Diagnostic only: it relies on the queue committing batches through
+// Database#transaction, and reports 0 transactions if that ever changes.
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 const out = process.env.ASYNCINFER_BENCH_COMMIT_STATS;
 const require = createRequire(new URL('../package.json', import.meta.url));
@@ -30,8 +29,6 @@ Database.prototype.transaction = function transaction(fn) {
   return timed;
 };
 
-const loopDelay = monitorEventLoopDelay({ resolution: 10 });
-loopDelay.enable();
 const startedAt = performance.now();
 
 process.on('exit', () => {
@@ -52,6 +49,5 @@ process.on('exit', () => {
     transactionMs: { total: Math.round(txMs), p50: q(times, 0.5), p99: q(times, 0.99), max: q(times, 1) },
     microsecondsPerRow: rows ? Math.round((10 * 1000 * txMs) / rows) / 10 : null,
     eventLoopBlockedInTransactionsPercent: Math.round((1000 * txMs) / wallMs) / 10,
-    eventLoopDelayMs: { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 },
   }, null, 2)}\n`);
 });

@@ -32,6 +32,7 @@ const ENDPOINT = 'bench';
 const BODY_BYTES = 1024;
 const RATIO_TARGET = 0.6;
 const PIPELINING = 1;
+const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ, the unit of /proc/<pid>/stat times on Linux
 
 const { values: flags } = parseArgs({
   options: {
@@ -65,6 +66,10 @@ if (profileDir) mkdirSync(profileDir, { recursive: true });
 const work = mkdtempSync(path.join(os.tmpdir(), 'asyncinfer-bench-'));
 /** Things that were wrong (not slow): each makes the exit code 1. */
 const problems = [];
+/** Things that make the figures unreliable (a busy machine): reported, exit code unchanged. */
+const warnings = [];
+/** More CPU than this used by other processes (in cores) makes a run noisy. */
+const NOISY_CORES = 0.2;
 
 const machine = {
   os: `${os.type()} ${os.release()} ${os.arch()}`,
@@ -158,7 +163,6 @@ if (profileDir) {
     log(`  ${fmt(stats.transactions)} transactions, ${fmt(stats.rows)} rows; rows per transaction p50 ${stats.batchRows.p50}, p90 ${stats.batchRows.p90}, max ${stats.batchRows.max}`);
     log(`  transaction time p50 ${stats.transactionMs.p50} ms, p99 ${stats.transactionMs.p99} ms, max ${stats.transactionMs.max} ms; ${stats.microsecondsPerRow} µs per row`);
     log(`  event loop blocked in transactions: ${fmt(stats.transactionMs.total)} ms of ${fmt(stats.wallMs)} ms server wall time (${stats.eventLoopBlockedInTransactionsPercent}%)`);
-    log(`  event-loop delay p50 ${round(stats.eventLoopDelayMs.p50, 1)} ms, p99 ${round(stats.eventLoopDelayMs.p99, 1)} ms, max ${round(stats.eventLoopDelayMs.max, 1)} ms`);
   }
 }
 
@@ -181,11 +185,16 @@ const results = {
   durability,
   profiles,
   problems,
+  warnings,
 };
 const resultsFile = profileDir ? path.join(profileDir, 'results.json') : path.join(BENCH_DIR, 'results.json');
 writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
 log(`\nresults written to ${path.relative(ROOT, resultsFile)}`);
 
+if (warnings.length > 0) {
+  process.stderr.write('\nWARNING: the machine was not quiet; re-run when nothing else is using the CPU:\n');
+  for (const w of warnings) process.stderr.write(`  - ${w}\n`);
+}
 if (problems.length > 0) {
   exitCode = 1;
   const bar = '!'.repeat(78);
@@ -201,6 +210,13 @@ process.exitCode = exitCode;
 
 async function measure(name, server) {
   const url = `${server.url}/endpoints/${ENDPOINT}/async-invocations`;
+  const idle = cpuSnapshot();
+  await sleep(1000);
+  const busyBefore = cpuSince(idle)?.machineCores;
+  if (busyBefore > NOISY_CORES) {
+    warnings.push(`${name}: the machine was already using ${busyBefore} cores before the run (other processes); figures are unreliable`);
+    log(`[${name}] WARNING: ${busyBefore} cores busy before the run: something else is using the CPU`);
+  }
   await preflight(name, url);
   let warmup;
   if (WARMUP > 0) {
@@ -210,7 +226,12 @@ async function measure(name, server) {
     if (bad) problems.push(`${name} warm-up: ${bad}`);
   }
   log(`[${name}] measuring ${DURATION} s …`);
+  const cpuBefore = cpuSnapshot(server.child.pid);
   const r = await load(url, DURATION);
+  const cpu = cpuSince(cpuBefore, server.child.pid);
+  if (cpu && cpu.otherCores > NOISY_CORES) {
+    warnings.push(`${name}: other processes used ${cpu.otherCores} cores during the measured run; figures are unreliable`);
+  }
   const bad = trouble(r);
   if (bad) {
     problems.push(`${name}: ${bad}`);
@@ -218,11 +239,21 @@ async function measure(name, server) {
   }
   if (server.exited) problems.push(`${name} server exited during the run (code ${server.exitCode}, signal ${server.signal})`);
   const s202 = r.statusCodeStats['202']?.count ?? 0;
-  log(`[${name}] ${round(r.requests.average)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, ${s202} × 202, ` +
+  log(`[${name}] ${round(perSecond(r))} req/s over ${r.duration} s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, ${s202} × 202, ` +
     `${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts`);
+  if (cpu) {
+    const c = (x) => (x === undefined ? '?' : x.toFixed(2));
+    log(`[${name}] CPU, in cores busy: server ${c(cpu.serverCores)}, load generator ${c(cpu.loadGeneratorCores)}, ` +
+      `other processes ${c(cpu.otherCores)}, machine ${c(cpu.machineCores)} of ${machine.cpuCount}`);
+  }
   return {
     url,
-    requestsPerSecond: { average: round(r.requests.average), stddev: round(r.requests.stddev), min: r.requests.min, max: r.requests.max },
+    // Responses over the measured duration. autocannon stops at its first 1 s sample after the
+    // duration is up, so a 10 s run lasts 10 or 11 s; its per-second samples are kept for reference.
+    requestsPerSecond: {
+      average: round(perSecond(r)),
+      autocannonSamples: { average: round(r.requests.average), stddev: round(r.requests.stddev), min: r.requests.min, max: r.requests.max, count: r.samples },
+    },
     latencyMs: { average: round(r.latency.average, 2), p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, max: r.latency.max },
     requestsSent: r.requests.sent,
     responses: r.requests.total,
@@ -236,9 +267,15 @@ async function measure(name, server) {
     resets: r.resets,
     mismatches: r.mismatches,
     durationSeconds: r.duration,
-    warmup: warmup && { '2xx': warmup['2xx'], non2xx: warmup.non2xx, errors: warmup.errors, requestsPerSecond: round(warmup.requests.average) },
+    cpuCores: cpu,
+    warmup: warmup && { '2xx': warmup['2xx'], non2xx: warmup.non2xx, errors: warmup.errors, requestsPerSecond: round(perSecond(warmup)) },
     serverWarnings: server.warnings.slice(0, 20),
   };
+}
+
+/** Average throughput of a run: responses over the measured duration. */
+function perSecond(r) {
+  return r.duration > 0 ? r.requests.total / r.duration : 0;
 }
 
 function load(url, duration) {
@@ -379,10 +416,11 @@ async function stopChild(server) {
 
 function printTable(r, ratioValue) {
   const rows = [
-    ['', 'req/s (avg)', 'p50 ms', 'p99 ms', '202s', 'non-2xx', 'errors'],
+    ['', 'req/s (avg)', 'p50 ms', 'p99 ms', '202s', 'non-2xx', 'errors', 'server CPU (cores)'],
     ...['baseline', 'asyncinfer'].filter((n) => r[n]).map((n) => [
       n, fmt(r[n].requestsPerSecond.average), String(r[n].latencyMs.p50), String(r[n].latencyMs.p99),
       fmt(r[n].status202), flagged(r[n].non2xx), flagged(r[n].errors),
+      r[n].cpuCores?.serverCores === undefined ? '?' : r[n].cpuCores.serverCores.toFixed(2),
     ]),
   ];
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
@@ -446,6 +484,58 @@ function measureFsync(dir) {
   times.sort((a, b) => a - b);
   const at = (q) => round(times[Math.min(times.length - 1, Math.floor(q * times.length))], 3);
   return { samples: times.length, medianMs: at(0.5), p99Ms: at(0.99), filesystemOf: os.tmpdir() };
+}
+
+// ---- CPU accounting (Linux /proc for the server; os.cpus() for the machine) ----
+
+function cpuSnapshot(pid) {
+  return {
+    at: performance.now(),
+    machineBusyMs: machineBusyMs(),
+    selfMicros: process.cpuUsage(),
+    serverTicks: pid === undefined ? undefined : processTicks(pid),
+  };
+}
+
+/** Cores busy (0..cpuCount) since `before`: the whole machine, this process, the server, and the rest. */
+function cpuSince(before, pid) {
+  const after = cpuSnapshot(pid);
+  const wallMs = after.at - before.at;
+  if (!(wallMs > 0)) return undefined;
+  const selfUsage = process.cpuUsage(before.selfMicros);
+  const cores = (ms) => round(ms / wallMs, 2);
+  const machineCores = cores(after.machineBusyMs - before.machineBusyMs);
+  if (pid === undefined) return { machineCores };
+  const loadGeneratorCores = cores((selfUsage.user + selfUsage.system) / 1000);
+  const serverCores = before.serverTicks === undefined || after.serverTicks === undefined
+    ? undefined : cores(((after.serverTicks - before.serverTicks) * 1000) / CLOCK_TICKS_PER_SECOND);
+  const otherCores = serverCores === undefined ? undefined : round(Math.max(0, machineCores - loadGeneratorCores - serverCores), 2);
+  return { serverCores, loadGeneratorCores, otherCores, machineCores };
+}
+
+/** CPU time all cores spent busy. /proc/stat counts softirq (loopback TCP work), which os.cpus() leaves out. */
+function machineBusyMs() {
+  try {
+    const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).map(Number);
+    const [user, nice, system, , , irq, softirq] = ticks; // idle, iowait and steal are not busy
+    return ((user + nice + system + irq + softirq) * 1000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return os.cpus().reduce((a, c) => a + c.times.user + c.times.nice + c.times.sys + c.times.irq, 0);
+  }
+}
+
+function processTicks(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]); // utime + stime
+  } catch {
+    return undefined;
+  }
+}
+
+function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
 }
 
 function positiveInt(text, name) {

@@ -29,7 +29,9 @@ export function queueConformance(name: string, makeHarness: () => Promise<QueueH
       await q.enqueue(r);
       const lease = await q.lease('ep', 10_000);
       expect(lease?.attempt).toBe(1);
-      expect(lease?.invocation).toMatchObject({ ...r, body: Buffer.from('{"x":1}'), state: 'running', attempts: 1 });
+      const { body, ...rest } = r;
+      expect(lease?.invocation).toMatchObject({ ...rest, state: 'running', attempts: 1 });
+      expect(Buffer.from(lease!.invocation.body!)).toEqual(Buffer.from(body!));
       expect(await q.lease('ep', 10_000)).toBeUndefined();
       await q.stop();
     });
