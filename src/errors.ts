@@ -9,7 +9,6 @@ export const ErrorCodes = {
   ValidationError: { status: 400, wireName: 'ValidationError', fault: 'client', retryable: false },
   ServiceUnavailable: { status: 503, wireName: 'ServiceUnavailable', fault: 'server', retryable: true },
   InternalFailure: { status: 500, wireName: 'InternalFailure', fault: 'server', retryable: true },
-  NotFound: { status: 404, wireName: 'NotFound', fault: 'client', retryable: false },
   ConfigInvalid: { status: 500, wireName: 'InternalFailure', fault: 'server', retryable: false },
   ObjectNotFound: { status: 404, wireName: 'NoSuchKey', fault: 'client', retryable: false },
   ObjectKeyInvalid: { status: 400, wireName: 'InvalidArgument', fault: 'client', retryable: false },
