@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { Logger } from 'pino';
 import { bodyTooLargeError, MAX_BODY_BYTES } from '../domain/index.js';
 import { acceptInvocation, type AcceptDeps } from './accept-invocation.js';
 import { sendRuntimeError, toWireError } from './aws-error.js';
@@ -15,7 +16,7 @@ const EMPTY = Buffer.alloc(0);
 /** How much of a refused body is read and dropped so the client can read the answer (see below). */
 const MAX_DISCARD_BYTES = 16 * 1024 * 1024;
 
-export function registerRuntimeRoutes(app: FastifyInstance, deps: AcceptDeps): void {
+export function registerRuntimeRoutes(app: FastifyInstance, deps: AcceptDeps, logger: Logger): void {
   // Every body is raw bytes, refused past 128,000 bytes before it is read whole.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: MAX_BODY_BYTES }, (_req, body, done) => done(null, body));
@@ -25,7 +26,7 @@ export function registerRuntimeRoutes(app: FastifyInstance, deps: AcceptDeps): v
     const tooLarge = (err as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE';
     if (tooLarge) discardRestOfBody(request.raw, reply);
     const wire = toWireError(tooLarge ? bodyTooLargeError() : err);
-    if (wire.status >= 500) request.log.error({ err, requestId }, 'request failed');
+    if (wire.status >= 500) logger.error({ err, requestId, method: request.method, url: request.url }, 'request failed');
     return sendRuntimeError(reply, requestId, wire);
   });
 
