@@ -53,22 +53,19 @@ export function createSqliteQueue(options: SqliteQueueOptions): InvocationQueue 
   let flushScheduled = false;
 
   function prepare(d: Database.Database) {
+    // Positional parameters: binding by name cost a visible share of the accept path.
     const insert = d.prepare(`INSERT INTO invocations (id, inference_id, endpoint_name, state, content_type, accept,
         custom_attributes, input_location, body, output_location, failure_location, request_ttl_seconds,
         invocation_timeout_seconds, received_at, expires_at)
-      VALUES (@id, @inferenceId, @endpointName, 'queued', @contentType, @accept, @customAttributes, @inputLocation,
-        @body, @outputLocation, @failureLocation, @requestTtlSeconds, @invocationTimeoutSeconds, @receivedAtMs, @expiresAtMs)`);
+      VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     return {
       insertMany: d.transaction((batch: PendingEnqueue[]) => {
         for (const { request: r } of batch) {
-          insert.run({
-            id: r.id, inferenceId: r.inferenceId, endpointName: r.endpointName, contentType: r.contentType ?? null,
-            accept: r.accept ?? null, customAttributes: r.customAttributes ?? null, inputLocation: r.inputLocation ?? null,
-            body: r.body ? Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength) : null,
-            outputLocation: r.outputLocation, failureLocation: r.failureLocation ?? null,
-            requestTtlSeconds: r.requestTtlSeconds, invocationTimeoutSeconds: r.invocationTimeoutSeconds,
-            receivedAtMs: r.receivedAtMs, expiresAtMs: expiresAtMs(r),
-          });
+          insert.run(
+            r.id, r.inferenceId, r.endpointName, r.contentType ?? null, r.accept ?? null, r.customAttributes ?? null,
+            r.inputLocation ?? null, r.body ? asBuffer(r.body) : null, r.outputLocation, r.failureLocation ?? null,
+            r.requestTtlSeconds, r.invocationTimeoutSeconds, r.receivedAtMs, expiresAtMs(r),
+          );
         }
       }),
       lease: d.prepare(`UPDATE invocations SET state = 'running', lease_owner = @owner, lease_expires_at = @leaseExpiresAt,
@@ -219,6 +216,11 @@ export function createSqliteQueue(options: SqliteQueueOptions): InvocationQueue 
       return () => events.off('available', listener);
     },
   };
+}
+
+/** better-sqlite3 binds Buffers as BLOBs; a plain Uint8Array is wrapped, not copied. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function toInvocation(row: Row): Invocation {
