@@ -1,20 +1,24 @@
 /**
  * The embedded InvocationQueue on SQLite (better-sqlite3, WAL).
  *
- * Durability: `synchronous = FULL`, so a commit is fsync'd. Enqueues are group-committed: every
- * enqueue that arrives within one turn of the event loop joins one transaction, and all of them
- * resolve after its single fsync, so durability does not cost one fsync per request.
- * Leases and lease extensions are written with `synchronous = NORMAL` (no fsync): losing one in a
- * power cut only means the invocation runs again, which at-least-once delivery allows anyway; the
- * next FULL commit syncs them too, since the WAL is written in order.
+ * Durability: the connection runs with `synchronous = NORMAL`, under which SQLite fsyncs at
+ * checkpoints but not at each commit; the commit's fsync is ours instead. After a transaction that
+ * must be durable (enqueues, outcomes) we fsync the WAL file on the libuv thread pool and resolve
+ * only when that returns — the same guarantee as `synchronous = FULL`, without blocking the event
+ * loop for the disk. Enqueues are group-committed: every enqueue that arrives within one turn of
+ * the event loop joins one transaction and one fsync.
+ * Leases and lease extensions are not fsync'd: losing one in a power cut only means the invocation
+ * runs again, which at-least-once delivery allows anyway; the next fsync covers them too, since
+ * the WAL is written in order.
  *
  * better-sqlite3 is synchronous; the methods are async to honour the port (Redis is not).
  */
 import { EventEmitter } from 'node:events';
-import { mkdirSync } from 'node:fs';
+import { closeSync, fsync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { expiresAtMs, type Invocation, type InvocationRequest, type InvocationState } from '../../domain/index.js';
+import { coalesced } from '../../coalesced.js';
 import { AppError } from '../../errors.js';
 import type { InvocationQueue, Lease } from '../invocation-queue.js';
 import { acquireLockFile } from './lock-file.js';
@@ -49,6 +53,7 @@ export function createSqliteQueue(options: SqliteQueueOptions): InvocationQueue 
   let db: Database.Database | undefined;
   let releaseLock: (() => void) | undefined;
   let statements: ReturnType<typeof prepare> | undefined;
+  let walFd: number | undefined;
   let pending: PendingEnqueue[] = [];
   let flushScheduled = false;
 
@@ -94,15 +99,18 @@ export function createSqliteQueue(options: SqliteQueueOptions): InvocationQueue 
     return { db, statements };
   }
 
-  /** Runs fn with fsync-free commits: for writes whose loss only means running something again. */
-  function relaxed<T>(fn: () => T): T {
-    const { db: d } = open();
-    d.pragma('synchronous = NORMAL');
-    try {
-      return fn();
-    } finally {
-      d.pragma('synchronous = FULL');
-    }
+  /** Makes everything committed so far durable: fsyncs of the WAL, off the event loop, shared by concurrent callers. */
+  const walSync = coalesced(fsyncWal);
+  const syncWal = () => walSync.run();
+
+  function fsyncWal(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (walFd === undefined) {
+        reject(new AppError('ServiceUnavailable', 'The queue is shutting down; retry later.'));
+        return;
+      }
+      fsync(walFd, (err) => (err ? reject(err) : resolve()));
+    });
   }
 
   function flush(): void {
@@ -118,8 +126,14 @@ export function createSqliteQueue(options: SqliteQueueOptions): InvocationQueue 
       for (const p of batch) p.reject(failure);
       return;
     }
-    for (const p of batch) p.resolve();
-    for (const name of new Set(batch.map((p) => p.request.endpointName))) events.emit('available', name);
+    syncWal().then(() => {
+      for (const p of batch) p.resolve();
+      for (const name of new Set(batch.map((p) => p.request.endpointName))) events.emit('available', name);
+    }, (err: unknown) => {
+      const failure = new AppError('ServiceUnavailable',
+        `The request could not be made durable (fsync failed: ${(err as Error).message}), so it was not accepted. Retry later.`, { cause: err });
+      for (const p of batch) p.reject(failure);
+    });
   }
 
   function toLease(row: Row): Lease {
@@ -135,15 +149,19 @@ export function createSqliteQueue(options: SqliteQueueOptions): InvocationQueue 
       try {
         db = new Database(path.join(options.dir, 'queue.db'));
         db.pragma('journal_mode = WAL');
-        db.pragma('synchronous = FULL');
+        db.pragma('synchronous = NORMAL');
         db.pragma('busy_timeout = 5000');
         migrate(db);
+        // In WAL mode the -wal file exists from the first access on, and keeps its inode while open.
+        walFd = openSync(path.join(options.dir, 'queue.db-wal'), 'r');
         statements = prepare(db);
         // We hold the lock, so every lease in the file belongs to a process that is gone.
         statements.reclaim.all({ now: Number.MAX_SAFE_INTEGER });
       } catch (err) {
         db?.close();
         db = undefined;
+        if (walFd !== undefined) closeSync(walFd);
+        walFd = undefined;
         releaseLock();
         throw err;
       }
@@ -151,7 +169,11 @@ export function createSqliteQueue(options: SqliteQueueOptions): InvocationQueue 
 
     async stop() {
       flush();
+      // The file must not be closed under an fsync still running.
+      await walSync.idle();
       db?.close();
+      if (walFd !== undefined) closeSync(walFd);
+      walFd = undefined;
       db = undefined;
       statements = undefined;
       releaseLock?.();
@@ -174,28 +196,30 @@ export function createSqliteQueue(options: SqliteQueueOptions): InvocationQueue 
 
     async lease(endpointName, leaseMs) {
       const t = now();
-      const row = relaxed(() => open().statements.lease.get({ endpointName, owner: options.workerId, leaseExpiresAt: t + leaseMs, now: t })) as Row | undefined;
+      const row = open().statements.lease.get({ endpointName, owner: options.workerId, leaseExpiresAt: t + leaseMs, now: t }) as Row | undefined;
       return row ? toLease(row) : undefined;
     },
 
     async leaseExpired(nowMs, limit, leaseMs) {
-      const rows = relaxed(() => open().statements.leaseExpired.all({ now: nowMs, limit, owner: options.workerId, leaseExpiresAt: nowMs + leaseMs })) as Row[];
+      const rows = open().statements.leaseExpired.all({ now: nowMs, limit, owner: options.workerId, leaseExpiresAt: nowMs + leaseMs }) as Row[];
       return rows.map(toLease);
     },
 
     async extend(lease, leaseMs) {
-      return relaxed(() => open().statements.extend.run({ ...fence(lease), leaseExpiresAt: now() + leaseMs })).changes === 1;
+      return open().statements.extend.run({ ...fence(lease), leaseExpiresAt: now() + leaseMs }).changes === 1;
     },
 
     async complete(lease, outcome) {
-      return open().statements.complete.run({
+      const recorded = open().statements.complete.run({
         ...fence(lease), state: outcome.state, failureReason: outcome.failureReason ?? null,
         modelStatus: outcome.modelStatus ?? null, now: now(),
       }).changes === 1;
+      if (recorded) await syncWal();
+      return recorded;
     },
 
     async release(lease) {
-      const released = relaxed(() => open().statements.release.run(fence(lease))).changes === 1;
+      const released = open().statements.release.run(fence(lease)).changes === 1;
       if (released) events.emit('available', lease.invocation.endpointName);
       return released;
     },

@@ -9,6 +9,7 @@ import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { coalesced, type Coalesced } from '../../coalesced.js';
 import { formatS3Uri, type S3Uri } from '../../domain/index.js';
 import { AppError } from '../../errors.js';
 import type { ObjectStore, StoredObject } from '../object-store.js';
@@ -19,6 +20,19 @@ const MAX_KEY_BYTES = 1024;
 export function createFsObjectStore(options: { root: string }): ObjectStore {
   const root = path.resolve(options.root);
   const tmpDir = path.join(root, '.tmp');
+  // Outputs of one endpoint land in one folder: concurrent renames there share a folder fsync.
+  const folderSyncs = new Map<string, Coalesced>();
+  const syncFolder = (dir: string) => {
+    let sync = folderSyncs.get(dir);
+    if (!sync) {
+      // Bounded: forgetting a folder only costs a little sharing, never correctness.
+      if (folderSyncs.size >= 1024) folderSyncs.clear();
+      sync = coalesced(() => fsyncDir(dir));
+      folderSyncs.set(dir, sync);
+    }
+    return sync.run();
+  };
+  let tmpDirReady: Promise<unknown> | undefined;
 
   function fileOf(uri: S3Uri): string {
     const problem = keyProblem(uri);
@@ -48,14 +62,19 @@ export function createFsObjectStore(options: { root: string }): ObjectStore {
 
     async put(uri, body) {
       const file = fileOf(uri);
-      await mkdir(tmpDir, { recursive: true });
+      const folder = path.dirname(file);
+      await (tmpDirReady ??= mkdir(tmpDir, { recursive: true }));
       const tmp = path.join(tmpDir, randomUUID());
       try {
         const source = body instanceof Readable ? body : Readable.from([body]);
         await pipeline(source, createWriteStream(tmp, { flush: true }));
-        await mkdir(path.dirname(file), { recursive: true });
-        await rename(tmp, file);
-        await fsyncDir(path.dirname(file));
+        await rename(tmp, file).catch(async (err: unknown) => {
+          // The folder is made on the first object that needs it, not checked for every object.
+          if (!isNodeError(err, 'ENOENT')) throw err;
+          await mkdir(folder, { recursive: true });
+          await rename(tmp, file);
+        });
+        await syncFolder(folder);
       } catch (err) {
         await rm(tmp, { force: true });
         if (isNodeError(err, 'EISDIR') || isNodeError(err, 'ENOTDIR') || isNodeError(err, 'EEXIST')) {
