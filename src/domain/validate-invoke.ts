@@ -6,6 +6,7 @@
  * Sensitive members (Body, CustomAttributes) never have their value echoed.
  */
 import { AppError } from '../errors.js';
+import { constraints, type StringRule } from './constraints.js';
 import { DEFAULT_INVOCATION_TIMEOUT_SECONDS, DEFAULT_REQUEST_TTL_SECONDS } from './invocation.js';
 
 export const MAX_BODY_BYTES = 128_000;
@@ -36,16 +37,6 @@ export type ValidInvokeAsync = Pick<RawInvokeAsync, 'endpointName' | StringMembe
 type StringMember = 'contentType' | 'accept' | 'customAttributes' | 'inferenceId' | 'inputLocation' | 's3OutputPathExtension' | 'filename';
 const STRING_MEMBERS: readonly StringMember[] = ['contentType', 'accept', 'customAttributes', 'inferenceId', 'inputLocation', 's3OutputPathExtension', 'filename'];
 
-interface StringRule {
-  member: string;
-  min: number;
-  max: number;
-  pattern?: RegExp;
-  /** The pattern as the service model writes it, quoted in the message. */
-  patternText?: string;
-  sensitive?: boolean;
-}
-
 const ASCII = { pattern: /^[\x00-\x7F]*$/, patternText: '\\p{ASCII}*' };
 
 const rules = {
@@ -57,48 +48,38 @@ const rules = {
   inputLocation: { member: 'inputLocation', min: 1, max: 1024, pattern: /^(https|s3):\/\/([^/]+)\/?(.*)$/, patternText: '^(https|s3)://([^/]+)/?(.*)$' },
   s3OutputPathExtension: { member: 's3OutputPathExtension', min: 1, max: 512, pattern: /^(?!s3:|https:)[a-zA-Z0-9!_.*'()/-]+$/, patternText: "^(?!s3:|https:)[a-zA-Z0-9!_.*'()/-]+$" },
   filename: { member: 'filename', min: 1, max: 32, pattern: /^(?!.*\..*\.)[a-zA-Z0-9][a-zA-Z0-9-_.]*$/, patternText: '^(?!.*\\..*\\.)[a-zA-Z0-9][a-zA-Z0-9-_\\.]*$' },
-} satisfies Record<string, StringRule>;
-
-const MAX_ECHOED_VALUE = 256;
+} satisfies Record<string, StringRule & { member: string }>;
 
 export function validateInvokeAsync(raw: RawInvokeAsync): ValidInvokeAsync {
-  const problems: string[] = [];
-  const check = (rule: StringRule, value: string | undefined): string | undefined => {
-    if (value === undefined) return undefined;
-    const at = rule.sensitive ? `Value at '${rule.member}'` : `Value '${echo(value)}' at '${rule.member}'`;
-    if (value.length < rule.min) problems.push(`${at} failed to satisfy constraint: Member must have length greater than or equal to ${rule.min}`);
-    if (value.length > rule.max) problems.push(`${at} failed to satisfy constraint: Member must have length less than or equal to ${rule.max}`);
-    if (rule.pattern && !rule.pattern.test(value)) {
-      problems.push(`${at} failed to satisfy constraint: Member must satisfy regular expression pattern: ${rule.patternText}`);
-    }
-    return value;
-  };
+  const c = constraints();
+  // Integers arrive as header strings: one that is not a number is reported as such, not as a range.
   const integer = (member: string, value: string | undefined, min: number, max: number, fallback: number): number => {
     if (value === undefined) return fallback;
-    const at = `Value '${echo(value)}' at '${member}'`;
     if (!/^[+-]?\d{1,15}$/.test(value.trim())) {
-      problems.push(`${at} failed to satisfy constraint: Member must be an integer`);
+      c.add(`Value '${value.slice(0, 256)}' at '${member}' failed to satisfy constraint: Member must be an integer`);
       return fallback;
     }
     const n = Number(value.trim());
-    if (n < min) problems.push(`${at} failed to satisfy constraint: Member must have value greater than or equal to ${min}`);
-    if (n > max) problems.push(`${at} failed to satisfy constraint: Member must have value less than or equal to ${max}`);
+    c.number(member, n, min, max);
     return n;
   };
 
+  c.string(rules.endpointName.member, raw.endpointName, rules.endpointName);
   const valid: ValidInvokeAsync = {
-    endpointName: check(rules.endpointName, raw.endpointName) ?? raw.endpointName,
+    endpointName: raw.endpointName,
     requestTtlSeconds: integer('requestTTLSeconds', raw.requestTtlSeconds, 60, 21600, DEFAULT_REQUEST_TTL_SECONDS),
     invocationTimeoutSeconds: integer('invocationTimeoutSeconds', raw.invocationTimeoutSeconds, 1, 3600, DEFAULT_INVOCATION_TIMEOUT_SECONDS),
   };
   for (const key of STRING_MEMBERS) {
-    const value = check(rules[key], raw[key]);
+    const value = raw[key];
+    c.string(rules[key].member, value, rules[key]);
     if (value !== undefined) valid[key] = value;
   }
-  if (raw.body.byteLength > MAX_BODY_BYTES) problems.push(bodyTooLargeProblem());
+  if (raw.body.byteLength > MAX_BODY_BYTES) c.add(bodyTooLargeProblem());
   else if (raw.body.byteLength > 0) valid.body = raw.body;
 
-  if (problems.length > 0) throw constraintError(problems);
+  const problems = c.message();
+  if (problems) throw new AppError('ValidationError', problems);
 
   if (valid.body && valid.inputLocation !== undefined) {
     throw new AppError('ValidationError',
@@ -115,18 +96,11 @@ export function validateInvokeAsync(raw: RawInvokeAsync): ValidInvokeAsync {
 
 /** Also used by the gateway when it refuses an oversized body before reading it. */
 export function bodyTooLargeError(): AppError {
-  return constraintError([bodyTooLargeProblem()]);
+  const c = constraints();
+  c.add(bodyTooLargeProblem());
+  return new AppError('ValidationError', c.message()!);
 }
 
 function bodyTooLargeProblem(): string {
   return `Value at 'body' failed to satisfy constraint: Member must have length less than or equal to ${MAX_BODY_BYTES}`;
-}
-
-function constraintError(problems: string[]): AppError {
-  const n = problems.length;
-  return new AppError('ValidationError', `${n} validation error${n === 1 ? '' : 's'} detected: ${problems.join('; ')}`);
-}
-
-function echo(value: string): string {
-  return value.length > MAX_ECHOED_VALUE ? `${value.slice(0, MAX_ECHOED_VALUE)}...` : value;
 }

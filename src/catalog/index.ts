@@ -1,0 +1,2 @@
+export { ResourceKinds, type Catalog, type Resource, type ResourceKind } from './catalog.js';
+export { createSqliteCatalog } from './sqlite/sqlite-catalog.js';
