@@ -9,6 +9,10 @@ export const ErrorCodes = {
   ValidationError: { status: 400, wireName: 'ValidationError', fault: 'client', retryable: false },
   ServiceUnavailable: { status: 503, wireName: 'ServiceUnavailable', fault: 'server', retryable: true },
   InternalFailure: { status: 500, wireName: 'InternalFailure', fault: 'server', retryable: true },
+  // The SageMaker control plane (awsJson1_1) answers every client error with status 400.
+  ValidationException: { status: 400, wireName: 'ValidationException', fault: 'client', retryable: false },
+  UnknownOperation: { status: 400, wireName: 'UnknownOperationException', fault: 'client', retryable: false },
+  SerializationException: { status: 400, wireName: 'SerializationException', fault: 'client', retryable: false },
   ConfigInvalid: { status: 500, wireName: 'InternalFailure', fault: 'server', retryable: false },
   ObjectNotFound: { status: 404, wireName: 'NoSuchKey', fault: 'client', retryable: false },
   ObjectKeyInvalid: { status: 400, wireName: 'InvalidArgument', fault: 'client', retryable: false },

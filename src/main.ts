@@ -8,7 +8,8 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { EndpointConfig, ResolvedConfig } from './config/index.js';
-import { createGateway } from './gateway/index.js';
+import { createSqliteCatalog } from './catalog/index.js';
+import { createGateway, type ConfiguredEndpoint } from './gateway/index.js';
 import { createInstanceRegistry, createProcessPool, createUrlPool, type InstancePool, type InstanceRegistry } from './models/index.js';
 import { createSqliteQueue } from './queue/index.js';
 import { createFsObjectStore } from './storage/index.js';
@@ -46,14 +47,25 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
     const reaped = registry.reapOrphans();
     if (reaped > 0) logger.warn({ reaped }, 'stopped model instances left running by a previous server that did not shut down');
 
+    const catalog = createSqliteCatalog({ dir: config.dataDir });
+    await catalog.start();
+    teardown.push({ name: 'catalog', stop: () => catalog.stop() });
+
     const store = createFsObjectStore({ root: path.join(config.dataDir, 's3') });
     const runDeps: RunDeps = { queue, store, logger };
+    const startedAtMs = Date.now();
+    const configuredEndpoints: ConfiguredEndpoint[] = [];
 
     for (const endpoint of config.endpoints) {
       const log = logger.child({ endpoint: endpoint.name });
       const pool = createPool(config, endpoint, registry, log);
       await pool.start();
       teardown.push({ name: `instances of ${endpoint.name}`, stop: () => pool.stop() });
+      configuredEndpoints.push({
+        name: endpoint.name, variantName: endpoint.variantName, asyncInferenceConfig: endpoint.asyncInferenceConfig,
+        createdAtMs: startedAtMs,
+        instances: () => ({ current: pool.ready().length, desired: endpoint.model.url !== undefined ? 1 : endpoint.instances.initial }),
+      });
       const dispatcher = createDispatcher({
         endpointName: endpoint.name,
         maxConcurrencyPerInstance: endpoint.asyncInferenceConfig.ClientConfig?.MaxConcurrentInvocationsPerInstance ?? 1,
@@ -75,6 +87,7 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
     const gateway = createGateway({
       host: config.host, port: config.port, logger, queue, accountId: config.accountId,
       findEndpoint: (name) => endpoints.get(name),
+      controlPlane: { catalog, region: config.region, accountId: config.accountId, configuredEndpoints },
     });
     const url = await gateway.start();
     teardown.push({ name: 'gateway', stop: () => gateway.stop() });

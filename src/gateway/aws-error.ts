@@ -32,3 +32,12 @@ export function sendRuntimeError(reply: FastifyReply, requestId: string, wire: W
     .header('content-type', 'application/json')
     .send(JSON.stringify({ message: wire.message, Message: wire.message }));
 }
+
+/** Errors on the SageMaker control plane (awsJson1_1): `{"__type","message"}`, read by every SDK and waiter. */
+export function sendControlPlaneError(reply: FastifyReply, requestId: string, wire: WireError): FastifyReply {
+  return reply
+    .code(wire.status)
+    .header('x-amzn-RequestId', requestId)
+    .header('content-type', 'application/x-amz-json-1.1')
+    .send(JSON.stringify({ __type: wire.code, message: wire.message }));
+}

@@ -2,12 +2,14 @@
 import Fastify from 'fastify';
 import type { Logger } from 'pino';
 import type { AcceptDeps } from './accept-invocation.js';
+import { registerControlPlaneRoutes, type ControlPlaneContext } from './control-plane/index.js';
 import { registerRuntimeRoutes } from './runtime-routes.js';
 
 export interface GatewayOptions extends AcceptDeps {
   host: string;
   port: number;
   logger: Logger;
+  controlPlane: ControlPlaneContext;
 }
 
 export interface Gateway {
@@ -30,6 +32,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     return503OnClosing: false,
   });
   registerRuntimeRoutes(app, options, options.logger);
+  registerControlPlaneRoutes(app, options.controlPlane, options.logger);
   return {
     async start() {
       await app.listen({ host: options.host, port: options.port });

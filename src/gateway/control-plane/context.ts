@@ -1,0 +1,40 @@
+/** What every control-plane operation gets: the catalog, names for ARNs, and the live endpoints. */
+import type { Catalog } from '../../catalog/index.js';
+import { AppError } from '../../errors.js';
+
+export interface ConfiguredEndpoint {
+  name: string;
+  variantName: string;
+  /** The AsyncInferenceConfig as configured. */
+  asyncInferenceConfig: object;
+  createdAtMs: number;
+  instances(): { current: number; desired: number };
+}
+
+export interface ControlPlaneContext {
+  catalog: Catalog;
+  region: string;
+  accountId: string;
+  /** Endpoints from the config file: read-only through the API. */
+  configuredEndpoints: readonly ConfiguredEndpoint[];
+}
+
+export type ArnKind = 'model' | 'endpoint-config' | 'endpoint';
+
+/** SageMaker lower-cases the name inside an ARN (and keeps its case everywhere else). */
+export function arn(ctx: ControlPlaneContext, kind: ArnKind, name: string): string {
+  return `arn:aws:sagemaker:${ctx.region}:${ctx.accountId}:${kind}/${name.toLowerCase()}`;
+}
+
+const NOUN: Record<ArnKind, string> = { model: 'model', 'endpoint-config': 'endpoint configuration', endpoint: 'endpoint' };
+
+/** The messages the SDK waiters and tools match on (spec §3.5). */
+export function notFound(ctx: ControlPlaneContext, kind: ArnKind, name: string): AppError {
+  return new AppError('ValidationException', `Could not find ${NOUN[kind]} "${arn(ctx, kind, name)}".`);
+}
+
+export function alreadyExists(ctx: ControlPlaneContext, kind: ArnKind, name: string): AppError {
+  return new AppError('ValidationException', `Cannot create already existing ${NOUN[kind]} "${arn(ctx, kind, name)}".`);
+}
+
+export const epochSeconds = (ms: number) => ms / 1000;

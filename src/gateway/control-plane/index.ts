@@ -1,0 +1,2 @@
+export { registerControlPlaneRoutes } from './routes.js';
+export type { ConfiguredEndpoint, ControlPlaneContext } from './context.js';
