@@ -7,13 +7,14 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
-import type { EndpointConfig, ResolvedConfig } from './config/index.js';
 import { createSqliteCatalog } from './catalog/index.js';
-import { createGateway, type ConfiguredEndpoint } from './gateway/index.js';
+import type { ResolvedConfig } from './config/index.js';
+import { AppError } from './errors.js';
+import { bringUp, createGateway, type ConfiguredEndpoint, type ControlPlaneContext, type EndpointDeployer } from './gateway/index.js';
 import { createInstanceRegistry, createProcessPool, createUrlPool, type InstancePool, type InstanceRegistry } from './models/index.js';
 import { createSqliteQueue } from './queue/index.js';
 import { createFsObjectStore } from './storage/index.js';
-import { createDispatcher, createExpirySweeper, expireInvocation, runInvocation, type RunDeps } from './worker/index.js';
+import { createEndpointRunner, createExpirySweeper, expireInvocation, type EndpointRunner, type RunDeps } from './worker/index.js';
 
 export interface RunningServer {
   url: string;
@@ -22,6 +23,15 @@ export interface RunningServer {
 
 export function createLogger(config: Pick<ResolvedConfig, 'logLevel'>): Logger {
   return pino({ level: config.logLevel, base: { pid: process.pid } });
+}
+
+/** How one endpoint's instances are made: a command per instance, or a URL that is already running. */
+interface ModelSpec {
+  command?: readonly string[];
+  url?: string;
+  env: Readonly<Record<string, string>>;
+  startupTimeoutSeconds: number;
+  healthCheckIntervalSeconds: number;
 }
 
 export async function startServer(config: ResolvedConfig, logger: Logger): Promise<RunningServer> {
@@ -53,41 +63,50 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
 
     const store = createFsObjectStore({ root: path.join(config.dataDir, 's3') });
     const runDeps: RunDeps = { queue, store, logger };
+    const runner = createEndpointRunner({ queue, runDeps, logger, shutdownGraceMs: config.shutdownGraceSeconds * 1000 });
+    teardown.push({ name: 'endpoints', stop: () => runner.stopAll() });
+    const makePool = (name: string, model: ModelSpec, count: number) => createPool(config, name, model, count, registry, logger.child({ endpoint: name }));
+
     const startedAtMs = Date.now();
     const configuredEndpoints: ConfiguredEndpoint[] = [];
-
     for (const endpoint of config.endpoints) {
-      const log = logger.child({ endpoint: endpoint.name });
-      const pool = createPool(config, endpoint, registry, log);
-      await pool.start();
-      teardown.push({ name: `instances of ${endpoint.name}`, stop: () => pool.stop() });
-      configuredEndpoints.push({
-        name: endpoint.name, variantName: endpoint.variantName, asyncInferenceConfig: endpoint.asyncInferenceConfig,
-        createdAtMs: startedAtMs,
-        instances: () => ({ current: pool.ready().length, desired: endpoint.model.url !== undefined ? 1 : endpoint.instances.initial }),
-      });
-      const dispatcher = createDispatcher({
-        endpointName: endpoint.name,
+      const count = endpoint.model.url !== undefined ? 1 : endpoint.instances.initial;
+      await runner.deploy({
+        name: endpoint.name,
         maxConcurrencyPerInstance: endpoint.asyncInferenceConfig.ClientConfig?.MaxConcurrentInvocationsPerInstance ?? 1,
-        queue, pool, logger: log,
-        run: (lease, instance, signal) => runInvocation(runDeps, lease, instance, signal),
+        desiredInstances: count,
+        s3OutputPath: endpoint.asyncInferenceConfig.OutputConfig.S3OutputPath,
+        ...(endpoint.asyncInferenceConfig.OutputConfig.S3FailurePath !== undefined && { s3FailurePath: endpoint.asyncInferenceConfig.OutputConfig.S3FailurePath }),
+      }, makePool(endpoint.name, endpoint.model, count));
+      configuredEndpoints.push({
+        name: endpoint.name, variantName: endpoint.variantName, asyncInferenceConfig: endpoint.asyncInferenceConfig, createdAtMs: startedAtMs,
+        instances: () => ({ current: runner.get(endpoint.name)?.readyInstances() ?? 0, desired: count }),
       });
-      dispatcher.start();
-      teardown.push({ name: `dispatcher of ${endpoint.name}`, stop: () => dispatcher.stop(config.shutdownGraceSeconds * 1000) });
+    }
+
+    const controlPlane: ControlPlaneContext = {
+      catalog, region: config.region, accountId: config.accountId, configuredEndpoints,
+      deployer: createDeployer(config, runner, makePool),
+    };
+    // Endpoints created through the API come back after a restart.
+    for (const endpoint of await catalog.list('endpoint')) {
+      const status = (endpoint.doc as { EndpointStatus?: string }).EndpointStatus;
+      if (status === 'Deleting') {
+        await catalog.delete('endpoint', endpoint.name);
+      } else if (status !== 'Failed') {
+        await catalog.update('endpoint', endpoint.name, { ...endpoint.doc, EndpointStatus: 'Creating' });
+        void bringUp(controlPlane, endpoint.name);
+      }
     }
 
     const sweeper = createExpirySweeper({ queue, logger, expire: (lease) => expireInvocation(runDeps, lease) });
     sweeper.start();
     teardown.push({ name: 'expiry sweeper', stop: () => sweeper.stop() });
 
-    const endpoints = new Map(config.endpoints.map((e) => [e.name, {
-      s3OutputPath: e.asyncInferenceConfig.OutputConfig.S3OutputPath,
-      s3FailurePath: e.asyncInferenceConfig.OutputConfig.S3FailurePath,
-    }]));
     const gateway = createGateway({
       host: config.host, port: config.port, logger, queue, accountId: config.accountId,
-      findEndpoint: (name) => endpoints.get(name),
-      controlPlane: { catalog, region: config.region, accountId: config.accountId, configuredEndpoints },
+      findEndpoint: (name) => runner.get(name),
+      controlPlane,
     });
     const url = await gateway.start();
     teardown.push({ name: 'gateway', stop: () => gateway.stop() });
@@ -99,16 +118,69 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
   }
 }
 
-function createPool(config: ResolvedConfig, endpoint: EndpointConfig, registry: InstanceRegistry, logger: Logger): InstancePool {
-  const { model } = endpoint;
+/**
+ * CreateEndpoint's containers: `Image` names an entry of the config's `images` (a command or a
+ * URL), or is itself an http(s) URL of a running container.
+ */
+function createDeployer(config: ResolvedConfig, runner: EndpointRunner, makePool: (name: string, model: ModelSpec, count: number) => InstancePool): EndpointDeployer {
+  return {
+    async deploy(d) {
+      if (d.modelDataUrl !== undefined) {
+        throw new AppError('ValidationException', `ModelDataUrl (${d.modelDataUrl}) is not supported by this asyncinfer yet: bake the model into the image's command or pass its location in Environment.`);
+      }
+      const registered = config.images[d.image];
+      const url = /^https?:\/\//.test(d.image) ? d.image : registered?.url;
+      if (!registered && url === undefined) {
+        throw new AppError('ValidationException',
+          `Image "${d.image}" is not registered. Add it to the config file under "images", e.g. "images": {"${d.image}": {"command": ["python3", "serve.py"]}} or {"url": "http://127.0.0.1:9000"}, or use the URL of a running container as the Image.`);
+      }
+      const model: ModelSpec = {
+        ...(url !== undefined ? { url } : { command: registered!.command! }),
+        env: { ...registered?.env, ...d.environment },
+        startupTimeoutSeconds: d.startupTimeoutSeconds,
+        healthCheckIntervalSeconds: 5,
+      };
+      const count = url !== undefined ? 1 : d.instanceCount;
+      await runner.deploy({
+        name: d.name, maxConcurrencyPerInstance: d.maxConcurrencyPerInstance, desiredInstances: count,
+        s3OutputPath: d.s3OutputPath, ...(d.s3FailurePath !== undefined && { s3FailurePath: d.s3FailurePath }),
+      }, makePool(d.name, model, count));
+    },
+    undeploy: (name) => runner.undeploy(name),
+    readyInstances: (name) => runner.get(name)?.readyInstances() ?? 0,
+    waitUntilReady(name, count, timeoutMs) {
+      return new Promise((resolve) => {
+        const endpoint = runner.get(name);
+        if (!endpoint) return resolve(false);
+        let off = () => {};
+        const timer = setTimeout(() => {
+          off();
+          resolve(false);
+        }, timeoutMs);
+        timer.unref();
+        const check = () => {
+          if ((runner.get(name)?.readyInstances() ?? 0) >= count) {
+            clearTimeout(timer);
+            off();
+            resolve(true);
+          }
+        };
+        off = endpoint.onChange(check);
+        check();
+      });
+    },
+  };
+}
+
+function createPool(config: ResolvedConfig, name: string, model: ModelSpec, count: number, registry: InstanceRegistry, logger: Logger): InstancePool {
   const pingIntervalMs = model.healthCheckIntervalSeconds * 1000;
-  if (model.url !== undefined) return createUrlPool({ endpointName: endpoint.name, url: model.url, logger, pingIntervalMs });
+  if (model.url !== undefined) return createUrlPool({ endpointName: name, url: model.url, logger, pingIntervalMs });
   return createProcessPool({
-    endpointName: endpoint.name,
+    endpointName: name,
     command: model.command!,
     env: model.env,
     cwd: config.baseDir,
-    count: endpoint.instances.initial,
+    count,
     startupTimeoutMs: model.startupTimeoutSeconds * 1000,
     pingIntervalMs,
     registry,

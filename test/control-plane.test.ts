@@ -4,7 +4,7 @@
  * config file, and the AWS error shapes the SDK and its waiters rely on.
  */
 import {
-  CreateEndpointCommand, CreateEndpointConfigCommand, CreateModelCommand, DeleteEndpointConfigCommand, DeleteModelCommand,
+  CreateEndpointConfigCommand, CreateModelCommand, DeleteEndpointConfigCommand, DeleteModelCommand,
   DescribeEndpointCommand, DescribeEndpointConfigCommand, DescribeModelCommand, ListEndpointConfigsCommand, ListEndpointsCommand,
   ListModelsCommand, SageMakerClient, SageMakerServiceException, waitUntilEndpointInService,
 } from '@aws-sdk/client-sagemaker';
@@ -143,11 +143,6 @@ describe('endpoints', () => {
     const err = await error(sm.send(new DescribeEndpointCommand({ EndpointName: 'nope' })));
     expect(err.name).toBe('ValidationException');
     expect(err.message).toBe('Could not find endpoint "arn:aws:sagemaker:us-east-1:123456789012:endpoint/nope".');
-  });
-
-  it('says plainly that endpoints cannot be created through the API yet', async () => {
-    const err = await error(sm.send(new CreateEndpointCommand({ EndpointName: 'x', EndpointConfigName: 'y' })));
-    expect(err.message).toMatch(/^CreateEndpoint is not supported by this asyncinfer yet: define endpoints in the config file/);
   });
 });
 

@@ -1,2 +1,2 @@
 export { loadConfig, demoConfig, type ConfigSources, type ResolvedConfig } from './load.js';
-export type { AsyncInferenceConfig, Config, EndpointConfig, ModelConfig } from './schema.js';
+export type { AsyncInferenceConfig, Config, EndpointConfig, ImageConfig, ModelConfig } from './schema.js';

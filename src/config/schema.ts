@@ -60,6 +60,17 @@ const EndpointSchema = z.strictObject({
   }
 });
 
+/** How a container image named in CreateModel runs here: a command per instance, or a running URL. */
+const ImageSchema = z.strictObject({
+  command: z.array(z.string().min(1)).min(1).optional(),
+  url: z.string().regex(/^https?:\/\/[^/]+/, 'must be an http:// or https:// URL').optional(),
+  env: z.record(z.string(), z.string()).default({}),
+}).superRefine((image, ctx) => {
+  if ((image.command === undefined) === (image.url === undefined)) {
+    ctx.addIssue({ code: 'custom', message: 'give exactly one of "command" or "url"' });
+  }
+});
+
 export const ConfigSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),
   port: z.number().int().min(0).max(65535).default(8080),
@@ -70,6 +81,8 @@ export const ConfigSchema = z.strictObject({
   /** On SIGTERM, how long running invocations may take to finish before they go back to the queue. */
   shutdownGraceSeconds: z.number().min(0).max(3600).default(30),
   endpoints: z.array(EndpointSchema).default([]),
+  /** Images that CreateModel's PrimaryContainer.Image may name, e.g. "iris:1". */
+  images: z.record(z.string().min(1), ImageSchema).default({}),
 }).superRefine((config, ctx) => {
   const seen = new Set<string>();
   config.endpoints.forEach((ep, i) => {
@@ -83,3 +96,4 @@ export type Config = z.output<typeof ConfigSchema>;
 export type EndpointConfig = Config['endpoints'][number];
 export type ModelConfig = EndpointConfig['model'];
 export type AsyncInferenceConfig = z.output<typeof AsyncInferenceConfigSchema>;
+export type ImageConfig = z.output<typeof ImageSchema>;

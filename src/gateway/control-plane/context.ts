@@ -11,12 +11,36 @@ export interface ConfiguredEndpoint {
   instances(): { current: number; desired: number };
 }
 
+/** An endpoint to run, as CreateEndpoint resolves it from its config and model. */
+export interface EndpointDeployment {
+  name: string;
+  image: string;
+  environment: Record<string, string>;
+  modelDataUrl?: string;
+  instanceCount: number;
+  maxConcurrencyPerInstance: number;
+  s3OutputPath: string;
+  s3FailurePath?: string;
+  startupTimeoutSeconds: number;
+}
+
+/** The control plane's narrow view of the running endpoints. */
+export interface EndpointDeployer {
+  /** Starts the instances; rejects with the FailureReason when the image cannot run here. */
+  deploy(deployment: EndpointDeployment): Promise<void>;
+  undeploy(name: string): Promise<void>;
+  readyInstances(name: string): number;
+  /** Resolves true once `count` instances answer /ping, false at the deadline. */
+  waitUntilReady(name: string, count: number, timeoutMs: number): Promise<boolean>;
+}
+
 export interface ControlPlaneContext {
   catalog: Catalog;
   region: string;
   accountId: string;
   /** Endpoints from the config file: read-only through the API. */
   configuredEndpoints: readonly ConfiguredEndpoint[];
+  deployer: EndpointDeployer;
 }
 
 export type ArnKind = 'model' | 'endpoint-config' | 'endpoint';

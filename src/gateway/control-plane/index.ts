@@ -1,2 +1,3 @@
 export { registerControlPlaneRoutes } from './routes.js';
-export type { ConfiguredEndpoint, ControlPlaneContext } from './context.js';
+export type { ConfiguredEndpoint, ControlPlaneContext, EndpointDeployer, EndpointDeployment } from './context.js';
+export { bringUp } from './endpoints.js';

@@ -10,7 +10,7 @@ import { AppError } from '../../errors.js';
 import { sendControlPlaneError, toWireError } from '../aws-error.js';
 import type { ControlPlaneContext } from './context.js';
 import { createEndpointConfig, deleteEndpointConfig, describeEndpointConfig, listEndpointConfigs } from './endpoint-configs.js';
-import { describeEndpoint, listEndpoints, notYetSupported } from './endpoints.js';
+import { createEndpoint, deleteEndpoint, describeEndpoint, listEndpoints, notYetSupported } from './endpoints.js';
 import { createModel, deleteModel, describeModel, listModels } from './models.js';
 
 type Operation = (ctx: ControlPlaneContext, input: never) => Promise<object>;
@@ -26,9 +26,9 @@ const OPERATIONS: Record<string, Operation> = {
   ListEndpointConfigs: listEndpointConfigs,
   DescribeEndpoint: describeEndpoint,
   ListEndpoints: listEndpoints,
-  CreateEndpoint: () => notYetSupported('CreateEndpoint'),
+  CreateEndpoint: createEndpoint,
+  DeleteEndpoint: deleteEndpoint,
   UpdateEndpoint: () => notYetSupported('UpdateEndpoint'),
-  DeleteEndpoint: () => notYetSupported('DeleteEndpoint'),
   UpdateEndpointWeightsAndCapacities: () => notYetSupported('UpdateEndpointWeightsAndCapacities'),
 };
 

@@ -1,0 +1,130 @@
+/**
+ * Endpoints created the way users do on AWS: CreateModel → CreateEndpointConfig → CreateEndpoint →
+ * waiter → InvokeEndpointAsync → DeleteEndpoint → waiter, with the official SDKs, plus a failing
+ * image, a restart, and the AWS CLI for the same flow.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import {
+  CreateEndpointCommand, CreateEndpointConfigCommand, CreateModelCommand, DeleteEndpointCommand, DescribeEndpointCommand,
+  ListEndpointsCommand, SageMakerClient, waitUntilEndpointDeleted, waitUntilEndpointInService,
+} from '@aws-sdk/client-sagemaker';
+import { InvokeEndpointAsyncCommand } from '@aws-sdk/client-sagemaker-runtime';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CONTROL_MODEL, objectFile, startServer, tempDir, waitForObject, type ServerProcess } from './support/server.js';
+
+const run = promisify(execFile);
+const AWS = existsSync('/usr/bin/aws') ? '/usr/bin/aws' : 'aws';
+const config = { images: { 'control:1': { command: [process.execPath, CONTROL_MODEL] } }, endpoints: [] };
+const asyncConfig = { OutputConfig: { S3OutputPath: 's3://api-bucket/out', S3FailurePath: 's3://api-bucket/fail' }, ClientConfig: { MaxConcurrentInvocationsPerInstance: 2 } };
+
+let server: ServerProcess;
+let sm: SageMakerClient;
+
+function client(url: string): SageMakerClient {
+  return new SageMakerClient({ endpoint: url, region: 'us-east-1', maxAttempts: 1, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+}
+
+async function createAsyncEndpoint(c: SageMakerClient, name: string, image: string, instances = 1): Promise<void> {
+  await c.send(new CreateModelCommand({ ModelName: `${name}-model`, PrimaryContainer: { Image: image, Environment: { GREETING: 'hi' } } }));
+  await c.send(new CreateEndpointConfigCommand({
+    EndpointConfigName: `${name}-config`, AsyncInferenceConfig: asyncConfig,
+    ProductionVariants: [{ VariantName: 'AllTraffic', ModelName: `${name}-model`, InitialInstanceCount: instances, ContainerStartupHealthCheckTimeoutInSeconds: 60 }],
+  }));
+  await c.send(new CreateEndpointCommand({ EndpointName: name, EndpointConfigName: `${name}-config` }));
+}
+
+beforeAll(async () => {
+  server = await startServer({ config, dataDir: tempDir(), waitForReady: false });
+  sm = client(server.url);
+});
+
+afterAll(async () => {
+  await server.stop();
+});
+
+describe('endpoint lifecycle', () => {
+  it('Creating → InService → serves → Deleting → gone, with the SDK waiters', async () => {
+    await createAsyncEndpoint(sm, 'api-ep', 'control:1', 2);
+    const creating = await sm.send(new DescribeEndpointCommand({ EndpointName: 'api-ep' }));
+    expect(['Creating', 'InService']).toContain(creating.EndpointStatus);
+    const ready = await waitUntilEndpointInService({ client: sm, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { EndpointName: 'api-ep' });
+    expect(ready.state).toBe('SUCCESS');
+    const ep = await sm.send(new DescribeEndpointCommand({ EndpointName: 'api-ep' }));
+    expect(ep).toMatchObject({ EndpointStatus: 'InService', EndpointConfigName: 'api-ep-config', AsyncInferenceConfig: asyncConfig });
+    expect(ep.ProductionVariants?.[0]).toMatchObject({ VariantName: 'AllTraffic', CurrentInstanceCount: 2, DesiredInstanceCount: 2 });
+
+    const res = await server.client.send(new InvokeEndpointAsyncCommand({ EndpointName: 'api-ep', Body: Buffer.from('{"a":1}') }));
+    expect(res.OutputLocation).toMatch(/^s3:\/\/api-bucket\/out\/[0-9a-f-]{36}\.out$/);
+    const out = JSON.parse((await waitForObject(server.dataDir, res.OutputLocation!)).toString());
+    expect(Buffer.from(out.bodyBase64, 'base64').toString()).toBe('{"a":1}');
+
+    await sm.send(new DeleteEndpointCommand({ EndpointName: 'api-ep' }));
+    const gone = await waitUntilEndpointDeleted({ client: sm, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { EndpointName: 'api-ep' });
+    expect(gone.state).toBe('SUCCESS');
+    const after = await server.client.send(new InvokeEndpointAsyncCommand({ EndpointName: 'api-ep', Body: Buffer.from('{}') })).catch((e: Error) => e);
+    expect((after as Error).message).toBe('Endpoint api-ep of account 123456789012 not found.');
+  });
+
+  it('fails an endpoint whose image is not registered, saying how to register it', async () => {
+    await createAsyncEndpoint(sm, 'bad-image', 'unknown:9');
+    const result = await waitUntilEndpointInService({ client: sm, maxWaitTime: 20, minDelay: 1, maxDelay: 1 }, { EndpointName: 'bad-image' }).catch((e: Error) => e);
+    expect(String((result as Error).message ?? result)).toMatch(/FAILURE|Failed/);
+    const ep = await sm.send(new DescribeEndpointCommand({ EndpointName: 'bad-image' }));
+    expect(ep.EndpointStatus).toBe('Failed');
+    expect(ep.FailureReason).toMatch(/^Image "unknown:9" is not registered\. Add it to the config file under "images"/);
+  });
+
+  it('refuses a duplicate endpoint and a missing configuration in the AWS words', async () => {
+    const missing = await sm.send(new CreateEndpointCommand({ EndpointName: 'x1', EndpointConfigName: 'no-config' })).catch((e: Error) => e);
+    expect((missing as Error).message).toBe('Could not find endpoint configuration "arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/no-config".');
+    const dup = await sm.send(new CreateEndpointCommand({ EndpointName: 'bad-image', EndpointConfigName: 'bad-image-config' })).catch((e: Error) => e);
+    expect((dup as Error).message).toBe('Cannot create already existing endpoint "arn:aws:sagemaker:us-east-1:123456789012:endpoint/bad-image".');
+  });
+
+  it('brings API endpoints back after a restart', async () => {
+    const first = await startServer({ config, waitForReady: false });
+    const a = client(first.url);
+    await createAsyncEndpoint(a, 'kept-ep', 'control:1');
+    await waitUntilEndpointInService({ client: a, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { EndpointName: 'kept-ep' });
+    expect(await first.stop()).toBe(0);
+    const second = await startServer({ config, dataDir: first.dataDir, waitForReady: false });
+    try {
+      const b = client(second.url);
+      const back = await waitUntilEndpointInService({ client: b, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { EndpointName: 'kept-ep' });
+      expect(back.state).toBe('SUCCESS');
+      expect((await b.send(new ListEndpointsCommand({}))).Endpoints?.map((e) => e.EndpointName)).toEqual(['kept-ep']);
+      const res = await second.client.send(new InvokeEndpointAsyncCommand({ EndpointName: 'kept-ep', Body: Buffer.from('{}') }));
+      await waitForObject(second.dataDir, res.OutputLocation!);
+    } finally {
+      await second.stop();
+    }
+  });
+});
+
+describe('the AWS CLI', () => {
+  it('create-model → create-endpoint-config → create-endpoint → wait → invoke-endpoint-async → delete-endpoint', async () => {
+    const env = { ...process.env, AWS_ACCESS_KEY_ID: 't', AWS_SECRET_ACCESS_KEY: 't', AWS_DEFAULT_REGION: 'us-east-1', AWS_PAGER: '' };
+    const aws = async (...args: string[]) => JSON.parse((await run(AWS, [...args, '--endpoint-url', server.url, '--output', 'json'], { env })).stdout || '{}') as Record<string, unknown>;
+    // This CLI's model still requires a role; any ARN does here.
+    await aws('sagemaker', 'create-model', '--model-name', 'cli-model', '--primary-container', 'Image=control:1',
+      '--execution-role-arn', 'arn:aws:iam::123456789012:role/asyncinfer');
+    await aws('sagemaker', 'create-endpoint-config', '--endpoint-config-name', 'cli-config',
+      '--production-variants', 'VariantName=AllTraffic,ModelName=cli-model,InitialInstanceCount=1,InstanceType=ml.m5.large',
+      // Debian's CLI 2.9 predates S3FailurePath (2023-04) and refuses it on the client side.
+      '--async-inference-config', JSON.stringify({ ...asyncConfig, OutputConfig: { S3OutputPath: asyncConfig.OutputConfig.S3OutputPath } }));
+    const created = await aws('sagemaker', 'create-endpoint', '--endpoint-name', 'cli-ep', '--endpoint-config-name', 'cli-config');
+    expect(created.EndpointArn).toBe('arn:aws:sagemaker:us-east-1:123456789012:endpoint/cli-ep');
+    await aws('sagemaker', 'wait', 'endpoint-in-service', '--endpoint-name', 'cli-ep');
+    expect((await aws('sagemaker', 'describe-endpoint', '--endpoint-name', 'cli-ep')).EndpointStatus).toBe('InService');
+    const input = 's3://api-bucket/in/x.json';
+    mkdirSync(path.dirname(objectFile(server.dataDir, input)), { recursive: true });
+    writeFileSync(objectFile(server.dataDir, input), '{"cli":true}');
+    const invoked = await aws('sagemaker-runtime', 'invoke-endpoint-async', '--endpoint-name', 'cli-ep', '--input-location', input, '--content-type', 'application/json');
+    await waitForObject(server.dataDir, invoked.OutputLocation as string);
+    await aws('sagemaker', 'delete-endpoint', '--endpoint-name', 'cli-ep');
+    await aws('sagemaker', 'wait', 'endpoint-deleted', '--endpoint-name', 'cli-ep');
+  }, 120_000);
+});
