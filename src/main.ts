@@ -10,11 +10,11 @@ import pino, { type Logger } from 'pino';
 import { createSqliteCatalog } from './catalog/index.js';
 import type { ResolvedConfig } from './config/index.js';
 import { AppError } from './errors.js';
-import { bringUp, createGateway, type ConfiguredEndpoint, type ControlPlaneContext, type EndpointDeployer } from './gateway/index.js';
+import { bringUp, createGateway, type ConfiguredEndpoint, type ControlPlaneContext, type EndpointDeployer, type EndpointDeployment } from './gateway/index.js';
 import { createInstanceRegistry, createProcessPool, createUrlPool, type InstancePool, type InstanceRegistry } from './models/index.js';
 import { createSqliteQueue } from './queue/index.js';
 import { createFsObjectStore } from './storage/index.js';
-import { createEndpointRunner, createExpirySweeper, expireInvocation, type EndpointRunner, type RunDeps } from './worker/index.js';
+import { createEndpointRunner, createExpirySweeper, expireInvocation, type DeployedEndpoint, type EndpointRunner, type RunDeps } from './worker/index.js';
 
 export interface RunningServer {
   url: string;
@@ -123,52 +123,44 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
  * URL), or is itself an http(s) URL of a running container.
  */
 function createDeployer(config: ResolvedConfig, runner: EndpointRunner, makePool: (name: string, model: ModelSpec, count: number) => InstancePool): EndpointDeployer {
-  return {
-    async deploy(d) {
-      if (d.modelDataUrl !== undefined) {
-        throw new AppError('ValidationException', `ModelDataUrl (${d.modelDataUrl}) is not supported by this asyncinfer yet: bake the model into the image's command or pass its location in Environment.`);
-      }
-      const registered = config.images[d.image];
-      const url = /^https?:\/\//.test(d.image) ? d.image : registered?.url;
-      if (!registered && url === undefined) {
-        throw new AppError('ValidationException',
-          `Image "${d.image}" is not registered. Add it to the config file under "images", e.g. "images": {"${d.image}": {"command": ["python3", "serve.py"]}} or {"url": "http://127.0.0.1:9000"}, or use the URL of a running container as the Image.`);
-      }
-      const model: ModelSpec = {
-        ...(url !== undefined ? { url } : { command: registered!.command! }),
-        env: { ...registered?.env, ...d.environment },
-        startupTimeoutSeconds: d.startupTimeoutSeconds,
-        healthCheckIntervalSeconds: 5,
-      };
-      const count = url !== undefined ? 1 : d.instanceCount;
-      await runner.deploy({
+  function resolve(d: EndpointDeployment): { endpoint: DeployedEndpoint; pool: () => InstancePool } {
+    if (d.modelDataUrl !== undefined) {
+      throw new AppError('ValidationException', `ModelDataUrl (${d.modelDataUrl}) is not supported by this asyncinfer yet: bake the model into the image's command or pass its location in Environment.`);
+    }
+    const registered = config.images[d.image];
+    const url = /^https?:\/\//.test(d.image) ? d.image : registered?.url;
+    if (!registered && url === undefined) {
+      throw new AppError('ValidationException',
+        `Image "${d.image}" is not registered. Add it to the config file under "images", e.g. "images": {"${d.image}": {"command": ["python3", "serve.py"]}} or {"url": "http://127.0.0.1:9000"}, or use the URL of a running container as the Image.`);
+    }
+    const model: ModelSpec = {
+      ...(url !== undefined ? { url } : { command: registered!.command! }),
+      env: { ...registered?.env, ...d.environment },
+      startupTimeoutSeconds: d.startupTimeoutSeconds,
+      healthCheckIntervalSeconds: 5,
+    };
+    const count = url !== undefined ? 1 : d.instanceCount;
+    return {
+      endpoint: {
         name: d.name, maxConcurrencyPerInstance: d.maxConcurrencyPerInstance, desiredInstances: count,
         s3OutputPath: d.s3OutputPath, ...(d.s3FailurePath !== undefined && { s3FailurePath: d.s3FailurePath }),
-      }, makePool(d.name, model, count));
+      },
+      pool: () => makePool(d.name, model, count),
+    };
+  }
+
+  return {
+    async deploy(d) {
+      const { endpoint, pool } = resolve(d);
+      await runner.deploy(endpoint, pool());
+    },
+    async redeploy(d) {
+      const { endpoint, pool } = resolve(d);
+      return runner.replace(endpoint, pool(), d.startupTimeoutSeconds * 1000);
     },
     undeploy: (name) => runner.undeploy(name),
     readyInstances: (name) => runner.get(name)?.readyInstances() ?? 0,
-    waitUntilReady(name, count, timeoutMs) {
-      return new Promise((resolve) => {
-        const endpoint = runner.get(name);
-        if (!endpoint) return resolve(false);
-        let off = () => {};
-        const timer = setTimeout(() => {
-          off();
-          resolve(false);
-        }, timeoutMs);
-        timer.unref();
-        const check = () => {
-          if ((runner.get(name)?.readyInstances() ?? 0) >= count) {
-            clearTimeout(timer);
-            off();
-            resolve(true);
-          }
-        };
-        off = endpoint.onChange(check);
-        check();
-      });
-    },
+    waitUntilReady: (name, count, timeoutMs) => runner.waitUntilReady(name, count, timeoutMs),
   };
 }
 

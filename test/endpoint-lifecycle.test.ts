@@ -9,7 +9,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import {
   CreateEndpointCommand, CreateEndpointConfigCommand, CreateModelCommand, DeleteEndpointCommand, DescribeEndpointCommand,
-  ListEndpointsCommand, SageMakerClient, waitUntilEndpointDeleted, waitUntilEndpointInService,
+  ListEndpointsCommand, SageMakerClient, UpdateEndpointCommand, UpdateEndpointWeightsAndCapacitiesCommand, waitUntilEndpointDeleted, waitUntilEndpointInService,
 } from '@aws-sdk/client-sagemaker';
 import { InvokeEndpointAsyncCommand } from '@aws-sdk/client-sagemaker-runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,7 +17,13 @@ import { CONTROL_MODEL, objectFile, startServer, tempDir, waitForObject, type Se
 
 const run = promisify(execFile);
 const AWS = existsSync('/usr/bin/aws') ? '/usr/bin/aws' : 'aws';
-const config = { images: { 'control:1': { command: [process.execPath, CONTROL_MODEL] } }, endpoints: [] };
+const config = {
+  images: {
+    'control:1': { command: [process.execPath, CONTROL_MODEL], env: { MODEL_VERSION: '1' } },
+    'control:2': { command: [process.execPath, CONTROL_MODEL], env: { MODEL_VERSION: '2' } },
+  },
+  endpoints: [],
+};
 const asyncConfig = { OutputConfig: { S3OutputPath: 's3://api-bucket/out', S3FailurePath: 's3://api-bucket/fail' }, ClientConfig: { MaxConcurrentInvocationsPerInstance: 2 } };
 
 let server: ServerProcess;
@@ -102,6 +108,49 @@ describe('endpoint lifecycle', () => {
       await second.stop();
     }
   });
+});
+
+describe('updates', () => {
+  it('rolls UpdateEndpoint out under load without losing an invocation, then rescales', async () => {
+    await createAsyncEndpoint(sm, 'rolling', 'control:1');
+    await waitUntilEndpointInService({ client: sm, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { EndpointName: 'rolling' });
+    await sm.send(new CreateModelCommand({ ModelName: 'rolling-v2', PrimaryContainer: { Image: 'control:2' } }));
+    await sm.send(new CreateEndpointConfigCommand({
+      EndpointConfigName: 'rolling-v2-config', AsyncInferenceConfig: asyncConfig,
+      ProductionVariants: [{ VariantName: 'AllTraffic', ModelName: 'rolling-v2', InitialInstanceCount: 1 }],
+    }));
+
+    const accepted: string[] = [];
+    let sending = true;
+    const senders = Array.from({ length: 4 }, async () => {
+      while (sending) {
+        const res = await server.client.send(new InvokeEndpointAsyncCommand({ EndpointName: 'rolling', Body: Buffer.from('{}'), CustomAttributes: 'sleep_ms=50' }));
+        accepted.push(res.OutputLocation!);
+      }
+    });
+    while (accepted.length < 20) await new Promise((r) => setTimeout(r, 20));
+    await sm.send(new UpdateEndpointCommand({ EndpointName: 'rolling', EndpointConfigName: 'rolling-v2-config' }));
+    expect((await sm.send(new DescribeEndpointCommand({ EndpointName: 'rolling' }))).EndpointStatus).toBe('Updating');
+    const busy = await sm.send(new UpdateEndpointCommand({ EndpointName: 'rolling', EndpointConfigName: 'rolling-v2-config' })).catch((e: Error) => e);
+    expect((busy as Error).message).toBe('Cannot update in-progress endpoint "arn:aws:sagemaker:us-east-1:123456789012:endpoint/rolling".');
+    await waitUntilEndpointInService({ client: sm, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { EndpointName: 'rolling' });
+    const sentDuringUpdate = accepted.length;
+    while (accepted.length < sentDuringUpdate + 20) await new Promise((r) => setTimeout(r, 20));
+    sending = false;
+    await Promise.all(senders);
+
+    const versions = new Set<string>();
+    for (const location of accepted) versions.add(JSON.parse((await waitForObject(server.dataDir, location)).toString()).version);
+    expect([...versions].sort()).toEqual(['1', '2']);
+    expect((await sm.send(new DescribeEndpointCommand({ EndpointName: 'rolling' }))).EndpointConfigName).toBe('rolling-v2-config');
+
+    await sm.send(new UpdateEndpointWeightsAndCapacitiesCommand({ EndpointName: 'rolling', DesiredWeightsAndCapacities: [{ VariantName: 'AllTraffic', DesiredInstanceCount: 2 }] }));
+    await waitUntilEndpointInService({ client: sm, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { EndpointName: 'rolling' });
+    const scaled = await sm.send(new DescribeEndpointCommand({ EndpointName: 'rolling' }));
+    expect(scaled.ProductionVariants?.[0]).toMatchObject({ CurrentInstanceCount: 2, DesiredInstanceCount: 2 });
+    const wrong = await sm.send(new UpdateEndpointWeightsAndCapacitiesCommand({ EndpointName: 'rolling', DesiredWeightsAndCapacities: [{ VariantName: 'Other', DesiredInstanceCount: 1 }] })).catch((e: Error) => e);
+    expect((wrong as Error).message).toContain('The variant(s) "[Other]" are not present in the endpoint');
+  }, 90_000);
 });
 
 describe('the AWS CLI', () => {

@@ -19,6 +19,16 @@ export interface DeployedEndpoint {
 
 export interface EndpointRunner {
   deploy(endpoint: DeployedEndpoint, pool: InstancePool): Promise<void>;
+  /**
+   * Rolling replacement: the new instances start beside the old ones; once `desiredInstances`
+   * of them answer /ping they take the work, and the old dispatcher drains (its running
+   * invocations finish, or go back to the queue after the grace period) before the old instances
+   * stop. Nothing queued or running is lost. If the new instances are not ready in time they are
+   * stopped and the old ones go on serving; resolves false.
+   */
+  replace(endpoint: DeployedEndpoint, pool: InstancePool, readyTimeoutMs: number): Promise<boolean>;
+  /** Resolves true once `count` instances of the endpoint answer /ping, false at the deadline. */
+  waitUntilReady(name: string, count: number, timeoutMs: number): Promise<boolean>;
   /** Stops dispatching (running invocations get the grace period), then stops the instances. */
   undeploy(name: string): Promise<void>;
   get(name: string): (DeployedEndpoint & { readyInstances(): number; onChange(listener: () => void): () => void }) | undefined;
@@ -36,19 +46,40 @@ export function createEndpointRunner(options: { queue: InvocationQueue; runDeps:
     await entry.pool.stop();
   }
 
+  function startDispatcher(endpoint: DeployedEndpoint, pool: InstancePool): Dispatcher {
+    const dispatcher = createDispatcher({
+      endpointName: endpoint.name,
+      maxConcurrencyPerInstance: endpoint.maxConcurrencyPerInstance,
+      queue: options.queue, pool, logger: options.logger.child({ endpoint: endpoint.name }),
+      run: (lease, instance, signal) => runInvocation(options.runDeps, lease, instance, signal),
+    });
+    dispatcher.start();
+    return dispatcher;
+  }
+
   return {
     async deploy(endpoint, pool) {
       await undeploy(endpoint.name);
-      const log = options.logger.child({ endpoint: endpoint.name });
       await pool.start();
-      const dispatcher = createDispatcher({
-        endpointName: endpoint.name,
-        maxConcurrencyPerInstance: endpoint.maxConcurrencyPerInstance,
-        queue: options.queue, pool, logger: log,
-        run: (lease, instance, signal) => runInvocation(options.runDeps, lease, instance, signal),
-      });
-      dispatcher.start();
-      running.set(endpoint.name, { endpoint, pool, dispatcher });
+      running.set(endpoint.name, { endpoint, pool, dispatcher: startDispatcher(endpoint, pool) });
+    },
+    async replace(endpoint, pool, readyTimeoutMs) {
+      await pool.start();
+      if (!(await readyWithin(pool, endpoint.desiredInstances, readyTimeoutMs))) {
+        await pool.stop();
+        return false;
+      }
+      const old = running.get(endpoint.name);
+      running.set(endpoint.name, { endpoint, pool, dispatcher: startDispatcher(endpoint, pool) });
+      if (old) {
+        await old.dispatcher.stop(options.shutdownGraceMs);
+        await old.pool.stop();
+      }
+      return true;
+    },
+    async waitUntilReady(name, count, timeoutMs) {
+      const entry = running.get(name);
+      return entry ? readyWithin(entry.pool, count, timeoutMs) : false;
     },
     undeploy,
     get(name) {
@@ -60,4 +91,24 @@ export function createEndpointRunner(options: { queue: InvocationQueue; runDeps:
       await Promise.all([...running.keys()].map(undeploy));
     },
   };
+}
+
+function readyWithin(pool: InstancePool, count: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    let off = () => {};
+    const timer = setTimeout(() => {
+      off();
+      resolve(false);
+    }, timeoutMs);
+    timer.unref();
+    const check = () => {
+      if (pool.ready().length >= count) {
+        clearTimeout(timer);
+        off();
+        resolve(true);
+      }
+    };
+    off = pool.onChange(check);
+    check();
+  });
 }

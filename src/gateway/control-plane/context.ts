@@ -28,6 +28,8 @@ export interface EndpointDeployment {
 export interface EndpointDeployer {
   /** Starts the instances; rejects with the FailureReason when the image cannot run here. */
   deploy(deployment: EndpointDeployment): Promise<void>;
+  /** Rolling replacement; false (old instances still serving) when the new ones are not ready in time. */
+  redeploy(deployment: EndpointDeployment): Promise<boolean>;
   undeploy(name: string): Promise<void>;
   readyInstances(name: string): number;
   /** Resolves true once `count` instances answer /ping, false at the deadline. */

@@ -4,11 +4,12 @@
  * - created with CreateEndpoint: Creating → InService once every instance answers /ping (or
  *   Failed with a FailureReason after ContainerStartupHealthCheckTimeoutInSeconds), Deleting → gone.
  *   They are kept in the catalog and come back after a restart.
- * UpdateEndpoint and UpdateEndpointWeightsAndCapacities are not implemented yet and say so.
+ * UpdateEndpoint and UpdateEndpointWeightsAndCapacities roll out beside the running instances
+ * (Updating → InService) and lose nothing queued or running.
  */
 import { constraints } from '../../domain/index.js';
 import { AppError } from '../../errors.js';
-import { alreadyExists, arn, epochSeconds, notFound, type ConfiguredEndpoint, type ControlPlaneContext } from './context.js';
+import { alreadyExists, arn, epochSeconds, notFound, type ConfiguredEndpoint, type ControlPlaneContext, type EndpointDeployment } from './context.js';
 import { listPage, type ListRequest } from './list-page.js';
 import { requireName } from './models.js';
 
@@ -18,6 +19,9 @@ const DEFAULT_STARTUP_TIMEOUT_SECONDS = 240;
 
 interface EndpointDoc {
   EndpointName: string;
+  /** Set by UpdateEndpointWeightsAndCapacities; otherwise the variant's InitialInstanceCount. */
+  DesiredInstanceCount?: number;
+  LastDeploymentConfig?: unknown;
   EndpointArn: string;
   EndpointConfigName: string;
   EndpointStatus: (typeof STATUSES)[number];
@@ -52,10 +56,11 @@ async function describeCreated(ctx: ControlPlaneContext, name: string): Promise<
   const config = (await ctx.catalog.get('endpoint-config', doc.EndpointConfigName))?.doc as unknown as ConfigDoc | undefined;
   const variants = (config?.ProductionVariants ?? []).map((v) => ({
     VariantName: v.VariantName, CurrentWeight: v.InitialVariantWeight ?? 1, DesiredWeight: v.InitialVariantWeight ?? 1,
-    CurrentInstanceCount: ctx.deployer.readyInstances(name), DesiredInstanceCount: v.InitialInstanceCount ?? 1,
+    CurrentInstanceCount: ctx.deployer.readyInstances(name), DesiredInstanceCount: doc.DesiredInstanceCount ?? v.InitialInstanceCount ?? 1,
   }));
+  const { DesiredInstanceCount: _count, ...shown } = doc;
   return {
-    ...doc,
+    ...shown,
     ProductionVariants: variants,
     ...(config?.AsyncInferenceConfig && { AsyncInferenceConfig: config.AsyncInferenceConfig }),
     CreationTime: epochSeconds(resource.createdAtMs),
@@ -85,7 +90,7 @@ export async function listEndpoints(ctx: ControlPlaneContext, input: ListRequest
   };
 }
 
-export async function createEndpoint(ctx: ControlPlaneContext, input: { EndpointName?: string; EndpointConfigName?: string; Tags?: unknown[] }): Promise<object> {
+export async function createEndpoint(ctx: ControlPlaneContext, input: { EndpointName?: string; EndpointConfigName?: string; Tags?: unknown[]; DeploymentConfig?: unknown }): Promise<object> {
   const c = constraints();
   if (c.required('endpointName', input.EndpointName)) c.string('endpointName', input.EndpointName, ENDPOINT_NAME);
   if (c.required('endpointConfigName', input.EndpointConfigName)) c.string('endpointConfigName', input.EndpointConfigName, ENDPOINT_NAME);
@@ -96,24 +101,49 @@ export async function createEndpoint(ctx: ControlPlaneContext, input: { Endpoint
   const configName = input.EndpointConfigName!;
 
   if (ctx.configuredEndpoints.some((e) => e.name === name)) throw alreadyExists(ctx, 'endpoint', name);
-  const config = (await ctx.catalog.get('endpoint-config', configName))?.doc as unknown as ConfigDoc | undefined;
-  if (!config) throw notFound(ctx, 'endpoint-config', configName);
-  if (!config.AsyncInferenceConfig) {
-    throw new AppError('ValidationException', `Endpoint configuration "${configName}" has no AsyncInferenceConfig: this asyncinfer serves asynchronous endpoints only (real-time InvokeEndpoint is not implemented yet).`);
-  }
-  if (config.ProductionVariants.length !== 1) {
-    throw new AppError('ValidationException', 'An asynchronous endpoint has exactly one production variant.');
-  }
-  const variant = config.ProductionVariants[0]!;
-  if (!(await ctx.catalog.get('model', variant.ModelName))) throw notFound(ctx, 'model', variant.ModelName);
+  await checkAsyncConfig(ctx, configName);
 
   const doc: EndpointDoc = {
     EndpointName: name, EndpointArn: arn(ctx, 'endpoint', name), EndpointConfigName: configName, EndpointStatus: 'Creating',
     ...(input.Tags && { Tags: input.Tags }),
+    ...(input.DeploymentConfig !== undefined && { LastDeploymentConfig: input.DeploymentConfig }),
   };
   if (!(await ctx.catalog.create('endpoint', name, doc))) throw alreadyExists(ctx, 'endpoint', name);
   void bringUp(ctx, name);
   return { EndpointArn: doc.EndpointArn };
+}
+
+/** What to run for an endpoint with this configuration, or why it cannot run. */
+async function resolveDeployment(ctx: ControlPlaneContext, name: string, configName: string, instanceOverride?: number): Promise<EndpointDeployment | string> {
+  const config = (await ctx.catalog.get('endpoint-config', configName))?.doc as unknown as ConfigDoc | undefined;
+  const variant = config?.ProductionVariants[0];
+  const model = variant && (await ctx.catalog.get('model', variant.ModelName))?.doc as unknown as ModelDoc | undefined;
+  const container = model?.PrimaryContainer ?? model?.Containers?.[0];
+  if (!config?.AsyncInferenceConfig || !variant || !container?.Image) {
+    return 'The endpoint configuration or the model it refers to no longer exists, or has no container image.';
+  }
+  const out = config.AsyncInferenceConfig.OutputConfig;
+  if (!out.S3OutputPath?.startsWith('s3://')) return 'AsyncInferenceConfig.OutputConfig.S3OutputPath must be an s3:// URI for this server to write outputs.';
+  return {
+    name, image: container.Image, environment: container.Environment ?? {},
+    ...(container.ModelDataUrl !== undefined && { modelDataUrl: container.ModelDataUrl }),
+    instanceCount: instanceOverride ?? variant.InitialInstanceCount ?? 1,
+    maxConcurrencyPerInstance: config.AsyncInferenceConfig.ClientConfig?.MaxConcurrentInvocationsPerInstance ?? 1,
+    s3OutputPath: out.S3OutputPath, ...(out.S3FailurePath !== undefined && { s3FailurePath: out.S3FailurePath }),
+    startupTimeoutSeconds: variant.ContainerStartupHealthCheckTimeoutInSeconds ?? DEFAULT_STARTUP_TIMEOUT_SECONDS,
+  };
+}
+
+async function readDoc(ctx: ControlPlaneContext, name: string): Promise<EndpointDoc | undefined> {
+  return (await ctx.catalog.get('endpoint', name))?.doc as unknown as EndpointDoc | undefined;
+}
+
+/** Writes the endpoint's new state, unless it is being deleted meanwhile. */
+async function settle(ctx: ControlPlaneContext, name: string, changes: Partial<EndpointDoc>, failureReason?: string): Promise<void> {
+  const current = await readDoc(ctx, name);
+  if (!current || current.EndpointStatus === 'Deleting') return;
+  const { FailureReason: _previous, ...rest } = current;
+  await ctx.catalog.update('endpoint', name, { ...rest, ...changes, ...(failureReason !== undefined && { FailureReason: failureReason }) });
 }
 
 /**
@@ -121,47 +151,113 @@ export async function createEndpoint(ctx: ControlPlaneContext, input: { Endpoint
  * Never throws: every outcome ends in the endpoint's status.
  */
 export async function bringUp(ctx: ControlPlaneContext, name: string): Promise<void> {
-  const setStatus = async (status: EndpointDoc['EndpointStatus'], failureReason?: string) => {
-    const current = (await ctx.catalog.get('endpoint', name))?.doc as unknown as EndpointDoc | undefined;
-    if (!current || current.EndpointStatus === 'Deleting') return;
-    const { FailureReason: _drop, ...rest } = current;
-    await ctx.catalog.update('endpoint', name, { ...rest, EndpointStatus: status, ...(failureReason && { FailureReason: failureReason }) });
-  };
   try {
-    const doc = (await ctx.catalog.get('endpoint', name))?.doc as unknown as EndpointDoc;
-    const config = (await ctx.catalog.get('endpoint-config', doc.EndpointConfigName))?.doc as unknown as ConfigDoc | undefined;
-    const variant = config?.ProductionVariants[0];
-    const model = variant && (await ctx.catalog.get('model', variant.ModelName))?.doc as unknown as ModelDoc | undefined;
-    const container = model?.PrimaryContainer ?? model?.Containers?.[0];
-    if (!config?.AsyncInferenceConfig || !variant || !container?.Image) {
-      await setStatus('Failed', 'The endpoint configuration or model it refers to no longer exists or has no container image.');
-      return;
-    }
-    const out = config.AsyncInferenceConfig.OutputConfig;
-    if (!out.S3OutputPath?.startsWith('s3://')) {
-      await setStatus('Failed', 'AsyncInferenceConfig.OutputConfig.S3OutputPath must be an s3:// URI for this server to write outputs.');
-      return;
-    }
-    const startupTimeoutSeconds = variant.ContainerStartupHealthCheckTimeoutInSeconds ?? DEFAULT_STARTUP_TIMEOUT_SECONDS;
-    const instanceCount = variant.InitialInstanceCount ?? 1;
-    await ctx.deployer.deploy({
-      name, image: container.Image, environment: container.Environment ?? {},
-      ...(container.ModelDataUrl !== undefined && { modelDataUrl: container.ModelDataUrl }),
-      instanceCount,
-      maxConcurrencyPerInstance: config.AsyncInferenceConfig.ClientConfig?.MaxConcurrentInvocationsPerInstance ?? 1,
-      s3OutputPath: out.S3OutputPath, ...(out.S3FailurePath !== undefined && { s3FailurePath: out.S3FailurePath }),
-      startupTimeoutSeconds,
-    });
-    if (await ctx.deployer.waitUntilReady(name, instanceCount, startupTimeoutSeconds * 1000)) {
-      await setStatus('InService');
+    const doc = await readDoc(ctx, name);
+    if (!doc) return;
+    const deployment = await resolveDeployment(ctx, name, doc.EndpointConfigName, doc.DesiredInstanceCount);
+    if (typeof deployment === 'string') return await settle(ctx, name, { EndpointStatus: 'Failed' }, deployment);
+    await ctx.deployer.deploy(deployment);
+    if (await ctx.deployer.waitUntilReady(name, deployment.instanceCount, deployment.startupTimeoutSeconds * 1000)) {
+      await settle(ctx, name, { EndpointStatus: 'InService' });
     } else {
       await ctx.deployer.undeploy(name);
-      await setStatus('Failed', `The container for variant ${variant.VariantName} did not pass the ping health check (GET /ping answering 200) within ContainerStartupHealthCheckTimeoutInSeconds (${startupTimeoutSeconds} s). Check the model's logs in the server log.`);
+      await settle(ctx, name, { EndpointStatus: 'Failed' }, notReadyReason(deployment));
     }
   } catch (err) {
     await ctx.deployer.undeploy(name).catch(() => undefined);
-    await setStatus('Failed', (err as Error).message).catch(() => undefined);
+    await settle(ctx, name, { EndpointStatus: 'Failed' }, (err as Error).message).catch(() => undefined);
   }
+}
+
+/**
+ * Updating → InService. The new configuration (or instance count) rolls out beside the old one;
+ * if it cannot start, the old one goes on serving and FailureReason says why (as SageMaker rolls
+ * back a failed update). Never throws.
+ */
+async function rollOut(ctx: ControlPlaneContext, name: string, next: { configName: string; desiredInstanceCount?: number }): Promise<void> {
+  try {
+    const deployment = await resolveDeployment(ctx, name, next.configName, next.desiredInstanceCount);
+    if (typeof deployment === 'string') return await settle(ctx, name, { EndpointStatus: 'InService' }, `Update failed and was rolled back: ${deployment}`);
+    if (await ctx.deployer.redeploy(deployment)) {
+      await settle(ctx, name, {
+        EndpointStatus: 'InService', EndpointConfigName: next.configName,
+        ...(next.desiredInstanceCount !== undefined && { DesiredInstanceCount: next.desiredInstanceCount }),
+      });
+    } else {
+      await settle(ctx, name, { EndpointStatus: 'InService' }, `Update failed and was rolled back: ${notReadyReason(deployment)}`);
+    }
+  } catch (err) {
+    await settle(ctx, name, { EndpointStatus: 'InService' }, `Update failed and was rolled back: ${(err as Error).message}`).catch(() => undefined);
+  }
+}
+
+function notReadyReason(d: EndpointDeployment): string {
+  return `The container did not pass the ping health check (GET /ping answering 200 on all ${d.instanceCount} instances) within ContainerStartupHealthCheckTimeoutInSeconds (${d.startupTimeoutSeconds} s). Check the model's logs in the server log.`;
+}
+
+/** An API-created endpoint that can be changed now, or the AWS error saying why not. */
+async function changeableEndpoint(ctx: ControlPlaneContext, name: string): Promise<EndpointDoc> {
+  if (ctx.configuredEndpoints.some((e) => e.name === name)) {
+    throw new AppError('ValidationException', `Endpoint "${arn(ctx, 'endpoint', name)}" is defined in the config file; change it there and restart.`);
+  }
+  const doc = await readDoc(ctx, name);
+  if (!doc) throw notFound(ctx, 'endpoint', name);
+  if (doc.EndpointStatus !== 'InService') throw new AppError('ValidationException', `Cannot update in-progress endpoint "${doc.EndpointArn}".`);
+  return doc;
+}
+
+export async function updateEndpoint(ctx: ControlPlaneContext, input: { EndpointName?: string; EndpointConfigName?: string; DeploymentConfig?: unknown }): Promise<object> {
+  const c = constraints();
+  if (c.required('endpointName', input.EndpointName)) c.string('endpointName', input.EndpointName, ENDPOINT_NAME);
+  if (c.required('endpointConfigName', input.EndpointConfigName)) c.string('endpointConfigName', input.EndpointConfigName, ENDPOINT_NAME);
+  const problems = c.message();
+  if (problems) throw new AppError('ValidationException', problems);
+  const doc = await changeableEndpoint(ctx, input.EndpointName!);
+  await checkAsyncConfig(ctx, input.EndpointConfigName!);
+  await ctx.catalog.update('endpoint', doc.EndpointName, {
+    ...doc, EndpointStatus: 'Updating', ...(input.DeploymentConfig !== undefined && { LastDeploymentConfig: input.DeploymentConfig }),
+  });
+  void rollOut(ctx, doc.EndpointName, { configName: input.EndpointConfigName! });
+  return { EndpointArn: doc.EndpointArn };
+}
+
+export async function updateEndpointWeightsAndCapacities(ctx: ControlPlaneContext, input: { EndpointName?: string; DesiredWeightsAndCapacities?: { VariantName?: string; DesiredWeight?: number; DesiredInstanceCount?: number }[] }): Promise<object> {
+  const c = constraints();
+  if (c.required('endpointName', input.EndpointName)) c.string('endpointName', input.EndpointName, ENDPOINT_NAME);
+  if (c.required('desiredWeightsAndCapacities', input.DesiredWeightsAndCapacities)) c.length('desiredWeightsAndCapacities', input.DesiredWeightsAndCapacities, 1, 10);
+  (input.DesiredWeightsAndCapacities ?? []).forEach((d, i) => {
+    const member = `desiredWeightsAndCapacities.${i + 1}.member`;
+    if (c.required(`${member}.variantName`, d.VariantName)) c.string(`${member}.variantName`, d.VariantName, ENDPOINT_NAME);
+    c.number(`${member}.desiredInstanceCount`, d.DesiredInstanceCount, 0, Number.MAX_SAFE_INTEGER);
+    c.number(`${member}.desiredWeight`, d.DesiredWeight, 0, Number.MAX_SAFE_INTEGER, { integer: false });
+  });
+  const problems = c.message();
+  if (problems) throw new AppError('ValidationException', problems);
+  const doc = await changeableEndpoint(ctx, input.EndpointName!);
+  const config = (await ctx.catalog.get('endpoint-config', doc.EndpointConfigName))?.doc as unknown as ConfigDoc | undefined;
+  const variantName = config?.ProductionVariants[0]?.VariantName;
+  const wanted = input.DesiredWeightsAndCapacities!;
+  const unknown = wanted.find((d) => d.VariantName !== variantName);
+  if (unknown) throw new AppError('ValidationException', `The variant(s) "[${unknown.VariantName}]" are not present in the endpoint "${doc.EndpointArn}".`);
+  const count = wanted[0]!.DesiredInstanceCount;
+  if (count === undefined) return { EndpointArn: doc.EndpointArn };
+  if (count < 1) throw new AppError('ValidationException', 'DesiredInstanceCount must be at least 1: scaling to zero is not supported yet.');
+  await ctx.catalog.update('endpoint', doc.EndpointName, { ...doc, EndpointStatus: 'Updating' });
+  void rollOut(ctx, doc.EndpointName, { configName: doc.EndpointConfigName, desiredInstanceCount: count });
+  return { EndpointArn: doc.EndpointArn };
+}
+
+/** The checks CreateEndpoint and UpdateEndpoint make of the configuration they are given. */
+async function checkAsyncConfig(ctx: ControlPlaneContext, configName: string): Promise<ConfigDoc> {
+  const config = (await ctx.catalog.get('endpoint-config', configName))?.doc as unknown as ConfigDoc | undefined;
+  if (!config) throw notFound(ctx, 'endpoint-config', configName);
+  if (!config.AsyncInferenceConfig) {
+    throw new AppError('ValidationException', `Endpoint configuration "${configName}" has no AsyncInferenceConfig: this asyncinfer serves asynchronous endpoints only (real-time InvokeEndpoint is not implemented yet).`);
+  }
+  if (config.ProductionVariants.length !== 1) throw new AppError('ValidationException', 'An asynchronous endpoint has exactly one production variant.');
+  const variant = config.ProductionVariants[0]!;
+  if (!(await ctx.catalog.get('model', variant.ModelName))) throw notFound(ctx, 'model', variant.ModelName);
+  return config;
 }
 
 export async function deleteEndpoint(ctx: ControlPlaneContext, input: { EndpointName?: string }): Promise<object> {
@@ -183,10 +279,4 @@ export async function deleteEndpoint(ctx: ControlPlaneContext, input: { Endpoint
     })();
   }
   return {};
-}
-
-/** Until these exist, say so plainly rather than pretend. */
-export async function notYetSupported(operation: string): Promise<never> {
-  throw new AppError('ValidationException',
-    `${operation} is not supported by this asyncinfer yet: create a new endpoint configuration and endpoint instead (CreateEndpointConfig, CreateEndpoint), or change the config file.`);
 }

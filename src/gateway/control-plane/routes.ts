@@ -10,7 +10,7 @@ import { AppError } from '../../errors.js';
 import { sendControlPlaneError, toWireError } from '../aws-error.js';
 import type { ControlPlaneContext } from './context.js';
 import { createEndpointConfig, deleteEndpointConfig, describeEndpointConfig, listEndpointConfigs } from './endpoint-configs.js';
-import { createEndpoint, deleteEndpoint, describeEndpoint, listEndpoints, notYetSupported } from './endpoints.js';
+import { createEndpoint, deleteEndpoint, describeEndpoint, listEndpoints, updateEndpoint, updateEndpointWeightsAndCapacities } from './endpoints.js';
 import { createModel, deleteModel, describeModel, listModels } from './models.js';
 
 type Operation = (ctx: ControlPlaneContext, input: never) => Promise<object>;
@@ -28,8 +28,8 @@ const OPERATIONS: Record<string, Operation> = {
   ListEndpoints: listEndpoints,
   CreateEndpoint: createEndpoint,
   DeleteEndpoint: deleteEndpoint,
-  UpdateEndpoint: () => notYetSupported('UpdateEndpoint'),
-  UpdateEndpointWeightsAndCapacities: () => notYetSupported('UpdateEndpointWeightsAndCapacities'),
+  UpdateEndpoint: updateEndpoint,
+  UpdateEndpointWeightsAndCapacities: updateEndpointWeightsAndCapacities,
 };
 
 export function registerControlPlaneRoutes(app: FastifyInstance, ctx: ControlPlaneContext, logger: Logger): void {
