@@ -14,7 +14,7 @@ import { bringUp, createGateway, type ConfiguredEndpoint, type ControlPlaneConte
 import { createInstanceRegistry, createProcessPool, createUrlPool, type InstancePool, type InstanceRegistry } from './models/index.js';
 import { createSqliteQueue } from './queue/index.js';
 import { createFsObjectStore } from './storage/index.js';
-import { createEndpointRunner, createExpirySweeper, expireInvocation, type DeployedEndpoint, type EndpointRunner, type RunDeps } from './worker/index.js';
+import { createEndpointRunner, createExpirySweeper, expireInvocation, failQueued, type DeployedEndpoint, type EndpointRunner, type RunDeps } from './worker/index.js';
 
 export interface RunningServer {
   url: string;
@@ -86,7 +86,7 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
 
     const controlPlane: ControlPlaneContext = {
       catalog, region: config.region, accountId: config.accountId, configuredEndpoints,
-      deployer: createDeployer(config, runner, makePool),
+      deployer: createDeployer(config, runner, runDeps, makePool),
     };
     // Endpoints created through the API come back after a restart.
     for (const endpoint of await catalog.list('endpoint')) {
@@ -122,7 +122,7 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
  * CreateEndpoint's containers: `Image` names an entry of the config's `images` (a command or a
  * URL), or is itself an http(s) URL of a running container.
  */
-function createDeployer(config: ResolvedConfig, runner: EndpointRunner, makePool: (name: string, model: ModelSpec, count: number) => InstancePool): EndpointDeployer {
+function createDeployer(config: ResolvedConfig, runner: EndpointRunner, runDeps: RunDeps, makePool: (name: string, model: ModelSpec, count: number) => InstancePool): EndpointDeployer {
   function resolve(d: EndpointDeployment): { endpoint: DeployedEndpoint; pool: () => InstancePool } {
     if (d.modelDataUrl !== undefined) {
       throw new AppError('ValidationException', `ModelDataUrl (${d.modelDataUrl}) is not supported by this asyncinfer yet: bake the model into the image's command or pass its location in Environment.`);
@@ -159,6 +159,10 @@ function createDeployer(config: ResolvedConfig, runner: EndpointRunner, makePool
       return runner.replace(endpoint, pool(), d.startupTimeoutSeconds * 1000);
     },
     undeploy: (name) => runner.undeploy(name),
+    async retire(name, failureReason) {
+      await runner.undeploy(name);
+      await failQueued(runDeps, name, failureReason);
+    },
     readyInstances: (name) => runner.get(name)?.readyInstances() ?? 0,
     waitUntilReady: (name, count, timeoutMs) => runner.waitUntilReady(name, count, timeoutMs),
   };

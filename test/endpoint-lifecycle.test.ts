@@ -153,6 +153,30 @@ describe('updates', () => {
   }, 90_000);
 });
 
+describe('deleting', () => {
+  it('lets running invocations finish and fails the queued ones with a reason', async () => {
+    await createAsyncEndpoint(sm, 'doomed', 'control:1');
+    await waitUntilEndpointInService({ client: sm, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { EndpointName: 'doomed' });
+    const accepted = await Promise.all(Array.from({ length: 6 }, () => server.client.send(
+      new InvokeEndpointAsyncCommand({ EndpointName: 'doomed', Body: Buffer.from('{}'), CustomAttributes: 'sleep_ms=1500' }))));
+    // MaxConcurrentInvocationsPerInstance is 2: two run, four wait.
+    await new Promise((r) => setTimeout(r, 300));
+    await sm.send(new DeleteEndpointCommand({ EndpointName: 'doomed' }));
+    await waitUntilEndpointDeleted({ client: sm, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { EndpointName: 'doomed' });
+    let completed = 0;
+    let failed = 0;
+    for (const r of accepted) {
+      if (existsSync(objectFile(server.dataDir, r.OutputLocation!))) completed++;
+      else {
+        const failure = JSON.parse((await waitForObject(server.dataDir, r.FailureLocation!)).toString());
+        expect(failure.message).toBe('ClientError: The endpoint doomed was deleted (DeleteEndpoint) before this request ran.');
+        failed++;
+      }
+    }
+    expect({ completed, failed }).toEqual({ completed: 2, failed: 4 });
+  });
+});
+
 describe('the AWS CLI', () => {
   it('create-model → create-endpoint-config → create-endpoint → wait → invoke-endpoint-async → delete-endpoint', async () => {
     const env = { ...process.env, AWS_ACCESS_KEY_ID: 't', AWS_SECRET_ACCESS_KEY: 't', AWS_DEFAULT_REGION: 'us-east-1', AWS_PAGER: '' };

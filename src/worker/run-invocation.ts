@@ -56,12 +56,25 @@ export async function runInvocation(deps: RunDeps, lease: Lease, instance: Insta
 
 /** The expiry path: a failure object saying so, then the `expired` state. */
 export async function expireInvocation(deps: RunDeps, lease: Lease): Promise<void> {
-  const inv = lease.invocation;
-  const outcome: Outcome = {
+  await endWithoutModel(deps, lease, {
     state: 'expired',
-    failureReason: `Request expired: it was still queued after its RequestTTLSeconds (${inv.requestTtlSeconds} s) and was never sent to the model.`,
-  };
-  await writeFailure(deps, inv, outcome);
+    failureReason: `Request expired: it was still queued after its RequestTTLSeconds (${lease.invocation.requestTtlSeconds} s) and was never sent to the model.`,
+  });
+}
+
+/** Fails every invocation still queued for an endpoint that is going away; resolves to how many. */
+export async function failQueued(deps: RunDeps, endpointName: string, failureReason: string): Promise<number> {
+  let failed = 0;
+  for (let lease = await deps.queue.lease(endpointName, 60_000); lease; lease = await deps.queue.lease(endpointName, 60_000)) {
+    await endWithoutModel(deps, lease, { state: 'failed', failureReason });
+    failed++;
+  }
+  return failed;
+}
+
+/** An outcome decided without the model: the failure object, then the recorded state. */
+async function endWithoutModel(deps: RunDeps, lease: Lease, outcome: Outcome): Promise<void> {
+  await writeFailure(deps, lease.invocation, outcome);
   await record(deps, lease, outcome, 0);
 }
 

@@ -31,6 +31,8 @@ export interface EndpointDeployer {
   /** Rolling replacement; false (old instances still serving) when the new ones are not ready in time. */
   redeploy(deployment: EndpointDeployment): Promise<boolean>;
   undeploy(name: string): Promise<void>;
+  /** Undeploys for good: what is still queued for the endpoint fails with `failureReason`. */
+  retire(name: string, failureReason: string): Promise<void>;
   readyInstances(name: string): number;
   /** Resolves true once `count` instances answer /ping, false at the deadline. */
   waitUntilReady(name: string, count: number, timeoutMs: number): Promise<boolean>;

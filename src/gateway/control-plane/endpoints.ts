@@ -274,7 +274,7 @@ export async function deleteEndpoint(ctx: ControlPlaneContext, input: { Endpoint
   if (doc.EndpointStatus !== 'Deleting') {
     await ctx.catalog.update('endpoint', name, { ...doc, EndpointStatus: 'Deleting' });
     void (async () => {
-      await ctx.deployer.undeploy(name).catch(() => undefined);
+      await ctx.deployer.retire(name, `ClientError: The endpoint ${name} was deleted (DeleteEndpoint) before this request ran.`).catch(() => undefined);
       await ctx.catalog.delete('endpoint', name);
     })();
   }
