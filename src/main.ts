@@ -11,9 +11,9 @@ import { createSqliteCatalog } from './catalog/index.js';
 import type { ResolvedConfig } from './config/index.js';
 import { AppError } from './errors.js';
 import { bringUp, createGateway, type ConfiguredEndpoint, type ControlPlaneContext, type EndpointDeployer, type EndpointDeployment } from './gateway/index.js';
-import { createInstanceRegistry, createProcessPool, createUrlPool, type InstancePool, type InstanceRegistry } from './models/index.js';
+import { createInstanceRegistry, createProcessPool, createUrlPool, unpackModelData, type InstancePool, type InstanceRegistry } from './models/index.js';
 import { createSqliteQueue } from './queue/index.js';
-import { createFsObjectStore } from './storage/index.js';
+import { createFsObjectStore, openLocation } from './storage/index.js';
 import { createEndpointRunner, createExpirySweeper, expireInvocation, failQueued, type DeployedEndpoint, type EndpointRunner, type RunDeps } from './worker/index.js';
 
 export interface RunningServer {
@@ -123,10 +123,15 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
  * URL), or is itself an http(s) URL of a running container.
  */
 function createDeployer(config: ResolvedConfig, runner: EndpointRunner, runDeps: RunDeps, makePool: (name: string, model: ModelSpec, count: number) => InstancePool): EndpointDeployer {
-  function resolve(d: EndpointDeployment): { endpoint: DeployedEndpoint; pool: () => InstancePool } {
-    if (d.modelDataUrl !== undefined) {
-      throw new AppError('ValidationException', `ModelDataUrl (${d.modelDataUrl}) is not supported by this asyncinfer yet: bake the model into the image's command or pass its location in Environment.`);
+  async function modelDir(url: string): Promise<string> {
+    try {
+      return await unpackModelData({ url, dir: path.join(config.dataDir, 'models'), open: async (u) => (await openLocation(runDeps.store, u)).body });
+    } catch (err) {
+      throw new AppError('ValidationException', `Could not download and unpack ModelDataUrl ${url}: ${(err as Error).message}`, { cause: err });
     }
+  }
+
+  async function resolve(d: EndpointDeployment): Promise<{ endpoint: DeployedEndpoint; pool: () => InstancePool }> {
     const registered = config.images[d.image];
     const url = /^https?:\/\//.test(d.image) ? d.image : registered?.url;
     if (!registered && url === undefined) {
@@ -135,7 +140,7 @@ function createDeployer(config: ResolvedConfig, runner: EndpointRunner, runDeps:
     }
     const model: ModelSpec = {
       ...(url !== undefined ? { url } : { command: registered!.command! }),
-      env: { ...registered?.env, ...d.environment },
+      env: { ...registered?.env, ...d.environment, ...(d.modelDataUrl !== undefined && { SM_MODEL_DIR: await modelDir(d.modelDataUrl) }) },
       startupTimeoutSeconds: d.startupTimeoutSeconds,
       healthCheckIntervalSeconds: 5,
     };
@@ -151,11 +156,11 @@ function createDeployer(config: ResolvedConfig, runner: EndpointRunner, runDeps:
 
   return {
     async deploy(d) {
-      const { endpoint, pool } = resolve(d);
+      const { endpoint, pool } = await resolve(d);
       await runner.deploy(endpoint, pool());
     },
     async redeploy(d) {
-      const { endpoint, pool } = resolve(d);
+      const { endpoint, pool } = await resolve(d);
       return runner.replace(endpoint, pool(), d.startupTimeoutSeconds * 1000);
     },
     undeploy: (name) => runner.undeploy(name),

@@ -153,6 +153,30 @@ describe('updates', () => {
   }, 90_000);
 });
 
+describe('ModelDataUrl', () => {
+  it('unpacks the tar.gz into SM_MODEL_DIR for the instances, or fails the endpoint saying why', async () => {
+    const src = tempDir('asyncinfer-model-');
+    writeFileSync(path.join(src, 'weights.txt'), 'w=0.42');
+    const archive = objectFile(server.dataDir, 's3://api-bucket/models/m.tar.gz');
+    mkdirSync(path.dirname(archive), { recursive: true });
+    await run('tar', ['-czf', archive, '-C', src, 'weights.txt']);
+    await sm.send(new CreateModelCommand({ ModelName: 'with-data', PrimaryContainer: { Image: 'control:1', ModelDataUrl: 's3://api-bucket/models/m.tar.gz' } }));
+    await sm.send(new CreateEndpointConfigCommand({ EndpointConfigName: 'with-data-config', AsyncInferenceConfig: asyncConfig, ProductionVariants: [{ VariantName: 'v', ModelName: 'with-data', InitialInstanceCount: 1 }] }));
+    await sm.send(new CreateEndpointCommand({ EndpointName: 'with-data', EndpointConfigName: 'with-data-config' }));
+    await waitUntilEndpointInService({ client: sm, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { EndpointName: 'with-data' });
+    const res = await server.client.send(new InvokeEndpointAsyncCommand({ EndpointName: 'with-data', Body: Buffer.from('{}') }));
+    expect(JSON.parse((await waitForObject(server.dataDir, res.OutputLocation!)).toString()).modelData).toBe('w=0.42');
+
+    await sm.send(new CreateModelCommand({ ModelName: 'no-data', PrimaryContainer: { Image: 'control:1', ModelDataUrl: 's3://api-bucket/models/missing.tar.gz' } }));
+    await sm.send(new CreateEndpointConfigCommand({ EndpointConfigName: 'no-data-config', AsyncInferenceConfig: asyncConfig, ProductionVariants: [{ VariantName: 'v', ModelName: 'no-data', InitialInstanceCount: 1 }] }));
+    await sm.send(new CreateEndpointCommand({ EndpointName: 'no-data', EndpointConfigName: 'no-data-config' }));
+    await waitUntilEndpointInService({ client: sm, maxWaitTime: 10, minDelay: 1, maxDelay: 1 }, { EndpointName: 'no-data' }).catch(() => undefined);
+    const failed = await sm.send(new DescribeEndpointCommand({ EndpointName: 'no-data' }));
+    expect(failed.EndpointStatus).toBe('Failed');
+    expect(failed.FailureReason).toBe('Could not download and unpack ModelDataUrl s3://api-bucket/models/missing.tar.gz: The object s3://api-bucket/models/missing.tar.gz does not exist');
+  });
+});
+
 describe('deleting', () => {
   it('lets running invocations finish and fails the queued ones with a reason', async () => {
     await createAsyncEndpoint(sm, 'doomed', 'control:1');

@@ -2,3 +2,4 @@ export type { Instance, InstancePool } from './instance-pool.js';
 export { createProcessPool, type ProcessPoolOptions } from './process-pool.js';
 export { createUrlPool, type UrlPoolOptions } from './url-pool.js';
 export { createInstanceRegistry, type InstanceRegistry } from './orphans.js';
+export { unpackModelData } from './model-data.js';

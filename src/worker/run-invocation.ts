@@ -13,7 +13,7 @@ import { expiresAtMs, parseS3Uri, type Invocation, type Outcome } from '../domai
 import { isAppError, toError } from '../errors.js';
 import type { Instance } from '../models/index.js';
 import type { InvocationQueue, Lease } from '../queue/index.js';
-import type { ObjectStore } from '../storage/index.js';
+import { openLocation, type ObjectStore } from '../storage/index.js';
 
 export interface RunDeps {
   queue: InvocationQueue;
@@ -121,19 +121,7 @@ async function openInput(deps: RunDeps, inv: Invocation, signal: AbortSignal): P
   if (inv.body) return { body: inv.body, contentLength: inv.body.byteLength };
   const location = inv.inputLocation!;
   try {
-    const s3 = parseS3Uri(location);
-    if (s3) {
-      const object = await deps.store.get(s3);
-      return { body: object.body, contentLength: object.contentLength };
-    }
-    // An https:// InputLocation (a presigned URL, say) is fetched as it is.
-    const res = await request(location, { method: 'GET', signal, headersTimeout: 0, bodyTimeout: 0 });
-    if (res.statusCode !== 200) {
-      await res.body.dump();
-      throw new Error(`GET answered HTTP ${res.statusCode}`);
-    }
-    const length = Number(res.headers['content-length']);
-    return { body: res.body, ...(Number.isFinite(length) && { contentLength: length }) };
+    return await openLocation(deps.store, location, signal);
   } catch (err) {
     if (signal.aborted) throw err;
     throw new InputUnreadable(location, toError(err));
