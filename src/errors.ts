@@ -8,6 +8,7 @@
 export const ErrorCodes = {
   ValidationError: { status: 400, wireName: 'ValidationError', fault: 'client', retryable: false },
   ServiceUnavailable: { status: 503, wireName: 'ServiceUnavailable', fault: 'server', retryable: true },
+  ModelError: { status: 424, wireName: 'ModelError', fault: 'client', retryable: false },
   InternalFailure: { status: 500, wireName: 'InternalFailure', fault: 'server', retryable: true },
   // The SageMaker control plane (awsJson1_1) answers every client error with status 400.
   ValidationException: { status: 400, wireName: 'ValidationException', fault: 'client', retryable: false },

@@ -71,12 +71,15 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
     const configuredEndpoints: ConfiguredEndpoint[] = [];
     for (const endpoint of config.endpoints) {
       const count = endpoint.model.url !== undefined ? 1 : endpoint.instances.initial;
+      const out = endpoint.asyncInferenceConfig.OutputConfig;
       await runner.deploy({
         name: endpoint.name,
-        maxConcurrencyPerInstance: endpoint.asyncInferenceConfig.ClientConfig?.MaxConcurrentInvocationsPerInstance ?? 1,
         desiredInstances: count,
-        s3OutputPath: endpoint.asyncInferenceConfig.OutputConfig.S3OutputPath,
-        ...(endpoint.asyncInferenceConfig.OutputConfig.S3FailurePath !== undefined && { s3FailurePath: endpoint.asyncInferenceConfig.OutputConfig.S3FailurePath }),
+        async: {
+          maxConcurrencyPerInstance: endpoint.asyncInferenceConfig.ClientConfig?.MaxConcurrentInvocationsPerInstance ?? 1,
+          s3OutputPath: out.S3OutputPath,
+          ...(out.S3FailurePath !== undefined && { s3FailurePath: out.S3FailurePath }),
+        },
       }, makePool(endpoint.name, endpoint.model, count));
       configuredEndpoints.push({
         name: endpoint.name, variantName: endpoint.variantName, asyncInferenceConfig: endpoint.asyncInferenceConfig, createdAtMs: startedAtMs,
@@ -146,10 +149,7 @@ function createDeployer(config: ResolvedConfig, runner: EndpointRunner, runDeps:
     };
     const count = url !== undefined ? 1 : d.instanceCount;
     return {
-      endpoint: {
-        name: d.name, maxConcurrencyPerInstance: d.maxConcurrencyPerInstance, desiredInstances: count,
-        s3OutputPath: d.s3OutputPath, ...(d.s3FailurePath !== undefined && { s3FailurePath: d.s3FailurePath }),
-      },
+      endpoint: { name: d.name, desiredInstances: count, ...(d.async && { async: d.async }) },
       pool: () => makePool(d.name, model, count),
     };
   }

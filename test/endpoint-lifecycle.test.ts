@@ -11,7 +11,7 @@ import {
   CreateEndpointCommand, CreateEndpointConfigCommand, CreateModelCommand, DeleteEndpointCommand, DescribeEndpointCommand,
   ListEndpointsCommand, SageMakerClient, UpdateEndpointCommand, UpdateEndpointWeightsAndCapacitiesCommand, waitUntilEndpointDeleted, waitUntilEndpointInService,
 } from '@aws-sdk/client-sagemaker';
-import { InvokeEndpointAsyncCommand } from '@aws-sdk/client-sagemaker-runtime';
+import { InvokeEndpointAsyncCommand, InvokeEndpointCommand, ModelError, ValidationError } from '@aws-sdk/client-sagemaker-runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONTROL_MODEL, objectFile, startServer, tempDir, waitForObject, type ServerProcess } from './support/server.js';
 
@@ -174,6 +174,38 @@ describe('ModelDataUrl', () => {
     const failed = await sm.send(new DescribeEndpointCommand({ EndpointName: 'no-data' }));
     expect(failed.EndpointStatus).toBe('Failed');
     expect(failed.FailureReason).toBe('Could not download and unpack ModelDataUrl s3://api-bucket/models/missing.tar.gz: The object s3://api-bucket/models/missing.tar.gz does not exist');
+  });
+});
+
+describe('real-time endpoints', () => {
+  it('serves InvokeEndpoint on an endpoint without AsyncInferenceConfig, and each call type refuses the other endpoint kind', async () => {
+    await sm.send(new CreateModelCommand({ ModelName: 'rt-model', PrimaryContainer: { Image: 'control:1' } }));
+    await sm.send(new CreateEndpointConfigCommand({ EndpointConfigName: 'rt-config', ProductionVariants: [{ VariantName: 'v', ModelName: 'rt-model', InitialInstanceCount: 1 }] }));
+    await sm.send(new CreateEndpointCommand({ EndpointName: 'rt', EndpointConfigName: 'rt-config' }));
+    await waitUntilEndpointInService({ client: sm, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { EndpointName: 'rt' });
+
+    const res = await server.client.send(new InvokeEndpointCommand({
+      EndpointName: 'rt', Body: Buffer.from('{"q":1}'), ContentType: 'application/json', Accept: 'application/json', CustomAttributes: 'x=1', InferenceId: 'rt-1',
+    }));
+    expect(res.ContentType).toBe('application/json');
+    const out = JSON.parse(Buffer.from(res.Body!).toString());
+    expect(out.headers).toMatchObject({ contentType: 'application/json', accept: 'application/json', customAttributes: 'x=1', inferenceId: 'rt-1' });
+    expect(Buffer.from(out.bodyBase64, 'base64').toString()).toBe('{"q":1}');
+
+    const failing = await server.client.send(new InvokeEndpointCommand({ EndpointName: 'rt', Body: Buffer.from('{}'), CustomAttributes: 'status=500' })).catch((e: unknown) => e);
+    expect(failing).toBeInstanceOf(ModelError);
+    expect((failing as ModelError).OriginalStatusCode).toBe(500);
+    expect((failing as ModelError).message).toMatch(/^Received server error \(500\) from primary with message /);
+
+    const asyncOnRealtime = await server.client.send(new InvokeEndpointAsyncCommand({ EndpointName: 'rt', Body: Buffer.from('{}') })).catch((e: Error) => e);
+    expect(asyncOnRealtime).toBeInstanceOf(ValidationError);
+    expect((asyncOnRealtime as Error).message).toMatch(/^Endpoint rt is a real-time endpoint/);
+
+    await createAsyncEndpoint(sm, 'async-only', 'control:1');
+    await waitUntilEndpointInService({ client: sm, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { EndpointName: 'async-only' });
+    const realtimeOnAsync = await server.client.send(new InvokeEndpointCommand({ EndpointName: 'async-only', Body: Buffer.from('{}') })).catch((e: Error) => e);
+    expect(realtimeOnAsync).toBeInstanceOf(ValidationError);
+    expect((realtimeOnAsync as Error).message).toMatch(/^Endpoint async-only is an asynchronous endpoint/);
   });
 });
 

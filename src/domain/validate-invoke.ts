@@ -95,12 +95,12 @@ export function validateInvokeAsync(raw: RawInvokeAsync): ValidInvokeAsync {
 }
 
 /** Also used by the gateway when it refuses an oversized body before reading it. */
-export function bodyTooLargeError(): AppError {
+export function bodyTooLargeError(maxBytes = MAX_BODY_BYTES): AppError {
   const c = constraints();
-  c.add(bodyTooLargeProblem());
+  c.add(bodyTooLargeProblem(maxBytes));
   return new AppError('ValidationError', c.message()!);
 }
 
-function bodyTooLargeProblem(): string {
-  return `Value at 'body' failed to satisfy constraint: Member must have length less than or equal to ${MAX_BODY_BYTES}`;
+function bodyTooLargeProblem(maxBytes = MAX_BODY_BYTES): string {
+  return `Value at 'body' failed to satisfy constraint: Member must have length less than or equal to ${maxBytes}`;
 }

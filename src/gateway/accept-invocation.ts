@@ -13,9 +13,14 @@ export interface AsyncTarget {
   s3FailurePath?: string;
 }
 
+/** An endpoint as the runtime API sees it: asynchronous (with its output paths) or real-time. */
+export interface RuntimeEndpoint {
+  async?: AsyncTarget;
+}
+
 export interface AcceptDeps {
   queue: InvocationQueue;
-  findEndpoint: (name: string) => AsyncTarget | undefined;
+  findEndpoint: (name: string) => RuntimeEndpoint | undefined;
   accountId: string;
   now?: () => number;
 }
@@ -28,9 +33,11 @@ export interface Accepted {
 
 export async function acceptInvocation(deps: AcceptDeps, raw: RawInvokeAsync): Promise<Accepted> {
   const valid = validateInvokeAsync(raw);
-  const endpoint = deps.findEndpoint(valid.endpointName);
+  const found = deps.findEndpoint(valid.endpointName);
+  if (!found) throw endpointNotFound(valid.endpointName, deps.accountId);
+  const endpoint = found.async;
   if (!endpoint) {
-    throw new AppError('ValidationError', `Endpoint ${valid.endpointName} of account ${deps.accountId} not found.`);
+    throw new AppError('ValidationError', `Endpoint ${valid.endpointName} is a real-time endpoint (it has no AsyncInferenceConfig): call InvokeEndpoint (POST /endpoints/${valid.endpointName}/invocations), not InvokeEndpointAsync.`);
   }
   const receivedAtMs = (deps.now ?? Date.now)();
   const id = timeOrderedUuid(receivedAtMs);
@@ -48,4 +55,8 @@ export async function acceptInvocation(deps: AcceptDeps, raw: RawInvokeAsync): P
     receivedAtMs,
   });
   return { inferenceId, ...locations };
+}
+
+export function endpointNotFound(name: string, accountId: string): AppError {
+  return new AppError('ValidationError', `Endpoint ${name} of account ${accountId} not found.`);
 }

@@ -19,13 +19,14 @@ const MAX_DISCARD_BYTES = 16 * 1024 * 1024;
 export function registerRuntimeRoutes(app: FastifyInstance, deps: AcceptDeps, logger: Logger): void {
   // Every body is raw bytes, refused past 128,000 bytes before it is read whole.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: MAX_BODY_BYTES }, (_req, body, done) => done(null, body));
+  // The limit is the route's: 128,000 bytes for InvokeEndpointAsync, more for real-time InvokeEndpoint.
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
   app.setErrorHandler((err, request, reply) => {
     const requestId = randomUUID();
     const tooLarge = (err as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE';
     if (tooLarge) discardRestOfBody(request.raw, reply);
-    const wire = toWireError(tooLarge ? bodyTooLargeError() : err);
+    const wire = toWireError(tooLarge ? bodyTooLargeError(request.routeOptions.bodyLimit) : err);
     if (wire.status >= 500) logger.error({ err, requestId, method: request.method, url: request.url }, 'request failed');
     return sendRuntimeError(reply, requestId, wire);
   });
@@ -35,7 +36,7 @@ export function registerRuntimeRoutes(app: FastifyInstance, deps: AcceptDeps, lo
     message: `No operation matches ${request.method} ${request.url.split('?')[0]}. InvokeEndpointAsync is POST /endpoints/{EndpointName}/async-invocations.`,
   }));
 
-  app.post<{ Params: { endpointName: string } }>('/endpoints/:endpointName/async-invocations', async (request, reply) => {
+  app.post<{ Params: { endpointName: string } }>('/endpoints/:endpointName/async-invocations', { bodyLimit: MAX_BODY_BYTES }, async (request, reply) => {
     const h = request.headers;
     const one = (name: string) => {
       const v = h[name];

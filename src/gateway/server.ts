@@ -3,6 +3,7 @@ import Fastify from 'fastify';
 import type { Logger } from 'pino';
 import type { AcceptDeps } from './accept-invocation.js';
 import { registerControlPlaneRoutes, type ControlPlaneContext } from './control-plane/index.js';
+import { registerRealtimeRoutes, type RealtimeDeps } from './realtime-routes.js';
 import { registerRuntimeRoutes } from './runtime-routes.js';
 
 export interface GatewayOptions extends AcceptDeps {
@@ -10,6 +11,7 @@ export interface GatewayOptions extends AcceptDeps {
   port: number;
   logger: Logger;
   controlPlane: ControlPlaneContext;
+  findEndpoint: RealtimeDeps['findEndpoint'];
 }
 
 export interface Gateway {
@@ -27,11 +29,14 @@ export function createGateway(options: GatewayOptions): Gateway {
     logger: false,
     // Endpoint names are at most 63 characters; longer ones must still reach validation.
     routerOptions: { maxParamLength: 2048 },
+    // Each route sets its own; this is for anything else (the control plane's JSON).
+    bodyLimit: 1024 * 1024,
     // While closing, a request on a kept-alive connection is still accepted: the queue closes after
     // the gateway, so it is durable. (Fastify's own 503 would not be in the AWS error shape.)
     return503OnClosing: false,
   });
   registerRuntimeRoutes(app, options, options.logger);
+  registerRealtimeRoutes(app, { findEndpoint: options.findEndpoint, accountId: options.accountId, region: options.controlPlane.region });
   registerControlPlaneRoutes(app, options.controlPlane, options.logger);
   return {
     async start() {

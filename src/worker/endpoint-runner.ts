@@ -4,17 +4,16 @@
  * are deployed and undeployed here, one place, whatever asked.
  */
 import type { Logger } from 'pino';
-import type { InstancePool } from '../models/index.js';
+import type { Instance, InstancePool } from '../models/index.js';
 import type { InvocationQueue } from '../queue/index.js';
 import { createDispatcher, type Dispatcher } from './dispatcher.js';
 import { runInvocation, type RunDeps } from './run-invocation.js';
 
 export interface DeployedEndpoint {
   name: string;
-  maxConcurrencyPerInstance: number;
   desiredInstances: number;
-  s3OutputPath: string;
-  s3FailurePath?: string;
+  /** An asynchronous endpoint has a queue and a dispatcher; a real-time one is called directly. */
+  async?: { maxConcurrencyPerInstance: number; s3OutputPath: string; s3FailurePath?: string };
 }
 
 export interface EndpointRunner {
@@ -31,25 +30,26 @@ export interface EndpointRunner {
   waitUntilReady(name: string, count: number, timeoutMs: number): Promise<boolean>;
   /** Stops dispatching (running invocations get the grace period), then stops the instances. */
   undeploy(name: string): Promise<void>;
-  get(name: string): (DeployedEndpoint & { readyInstances(): number; onChange(listener: () => void): () => void }) | undefined;
+  get(name: string): (DeployedEndpoint & { ready(): readonly Instance[]; readyInstances(): number; onChange(listener: () => void): () => void }) | undefined;
   stopAll(): Promise<void>;
 }
 
 export function createEndpointRunner(options: { queue: InvocationQueue; runDeps: RunDeps; logger: Logger; shutdownGraceMs: number }): EndpointRunner {
-  const running = new Map<string, { endpoint: DeployedEndpoint; pool: InstancePool; dispatcher: Dispatcher }>();
+  const running = new Map<string, { endpoint: DeployedEndpoint; pool: InstancePool; dispatcher?: Dispatcher }>();
 
   async function undeploy(name: string): Promise<void> {
     const entry = running.get(name);
     if (!entry) return;
     running.delete(name);
-    await entry.dispatcher.stop(options.shutdownGraceMs);
+    await entry.dispatcher?.stop(options.shutdownGraceMs);
     await entry.pool.stop();
   }
 
-  function startDispatcher(endpoint: DeployedEndpoint, pool: InstancePool): Dispatcher {
+  function startDispatcher(endpoint: DeployedEndpoint, pool: InstancePool): Dispatcher | undefined {
+    if (!endpoint.async) return undefined;
     const dispatcher = createDispatcher({
       endpointName: endpoint.name,
-      maxConcurrencyPerInstance: endpoint.maxConcurrencyPerInstance,
+      maxConcurrencyPerInstance: endpoint.async.maxConcurrencyPerInstance,
       queue: options.queue, pool, logger: options.logger.child({ endpoint: endpoint.name }),
       run: (lease, instance, signal) => runInvocation(options.runDeps, lease, instance, signal),
     });
@@ -72,7 +72,7 @@ export function createEndpointRunner(options: { queue: InvocationQueue; runDeps:
       const old = running.get(endpoint.name);
       running.set(endpoint.name, { endpoint, pool, dispatcher: startDispatcher(endpoint, pool) });
       if (old) {
-        await old.dispatcher.stop(options.shutdownGraceMs);
+        await old.dispatcher?.stop(options.shutdownGraceMs);
         await old.pool.stop();
       }
       return true;
@@ -85,7 +85,7 @@ export function createEndpointRunner(options: { queue: InvocationQueue; runDeps:
     get(name) {
       const entry = running.get(name);
       if (!entry) return undefined;
-      return { ...entry.endpoint, readyInstances: () => entry.pool.ready().length, onChange: (l) => entry.pool.onChange(l) };
+      return { ...entry.endpoint, ready: () => entry.pool.ready(), readyInstances: () => entry.pool.ready().length, onChange: (l) => entry.pool.onChange(l) };
     },
     async stopAll() {
       await Promise.all([...running.keys()].map(undeploy));

@@ -18,9 +18,8 @@ export interface EndpointDeployment {
   environment: Record<string, string>;
   modelDataUrl?: string;
   instanceCount: number;
-  maxConcurrencyPerInstance: number;
-  s3OutputPath: string;
-  s3FailurePath?: string;
+  /** Absent for a real-time endpoint. */
+  async?: { maxConcurrencyPerInstance: number; s3OutputPath: string; s3FailurePath?: string };
   startupTimeoutSeconds: number;
 }
 

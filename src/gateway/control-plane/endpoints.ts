@@ -101,7 +101,7 @@ export async function createEndpoint(ctx: ControlPlaneContext, input: { Endpoint
   const configName = input.EndpointConfigName!;
 
   if (ctx.configuredEndpoints.some((e) => e.name === name)) throw alreadyExists(ctx, 'endpoint', name);
-  await checkAsyncConfig(ctx, configName);
+  await checkEndpointConfig(ctx, configName);
 
   const doc: EndpointDoc = {
     EndpointName: name, EndpointArn: arn(ctx, 'endpoint', name), EndpointConfigName: configName, EndpointStatus: 'Creating',
@@ -119,17 +119,22 @@ async function resolveDeployment(ctx: ControlPlaneContext, name: string, configN
   const variant = config?.ProductionVariants[0];
   const model = variant && (await ctx.catalog.get('model', variant.ModelName))?.doc as unknown as ModelDoc | undefined;
   const container = model?.PrimaryContainer ?? model?.Containers?.[0];
-  if (!config?.AsyncInferenceConfig || !variant || !container?.Image) {
+  if (!config || !variant || !container?.Image) {
     return 'The endpoint configuration or the model it refers to no longer exists, or has no container image.';
   }
-  const out = config.AsyncInferenceConfig.OutputConfig;
-  if (!out.S3OutputPath?.startsWith('s3://')) return 'AsyncInferenceConfig.OutputConfig.S3OutputPath must be an s3:// URI for this server to write outputs.';
+  const asyncConfig = config.AsyncInferenceConfig;
+  const out = asyncConfig?.OutputConfig;
+  if (out && !out.S3OutputPath?.startsWith('s3://')) return 'AsyncInferenceConfig.OutputConfig.S3OutputPath must be an s3:// URI for this server to write outputs.';
   return {
     name, image: container.Image, environment: container.Environment ?? {},
     ...(container.ModelDataUrl !== undefined && { modelDataUrl: container.ModelDataUrl }),
     instanceCount: instanceOverride ?? variant.InitialInstanceCount ?? 1,
-    maxConcurrencyPerInstance: config.AsyncInferenceConfig.ClientConfig?.MaxConcurrentInvocationsPerInstance ?? 1,
-    s3OutputPath: out.S3OutputPath, ...(out.S3FailurePath !== undefined && { s3FailurePath: out.S3FailurePath }),
+    ...(asyncConfig && out && {
+      async: {
+        maxConcurrencyPerInstance: asyncConfig.ClientConfig?.MaxConcurrentInvocationsPerInstance ?? 1,
+        s3OutputPath: out.S3OutputPath!, ...(out.S3FailurePath !== undefined && { s3FailurePath: out.S3FailurePath }),
+      },
+    }),
     startupTimeoutSeconds: variant.ContainerStartupHealthCheckTimeoutInSeconds ?? DEFAULT_STARTUP_TIMEOUT_SECONDS,
   };
 }
@@ -213,7 +218,7 @@ export async function updateEndpoint(ctx: ControlPlaneContext, input: { Endpoint
   const problems = c.message();
   if (problems) throw new AppError('ValidationException', problems);
   const doc = await changeableEndpoint(ctx, input.EndpointName!);
-  await checkAsyncConfig(ctx, input.EndpointConfigName!);
+  await checkEndpointConfig(ctx, input.EndpointConfigName!);
   await ctx.catalog.update('endpoint', doc.EndpointName, {
     ...doc, EndpointStatus: 'Updating', ...(input.DeploymentConfig !== undefined && { LastDeploymentConfig: input.DeploymentConfig }),
   });
@@ -248,13 +253,12 @@ export async function updateEndpointWeightsAndCapacities(ctx: ControlPlaneContex
 }
 
 /** The checks CreateEndpoint and UpdateEndpoint make of the configuration they are given. */
-async function checkAsyncConfig(ctx: ControlPlaneContext, configName: string): Promise<ConfigDoc> {
+async function checkEndpointConfig(ctx: ControlPlaneContext, configName: string): Promise<ConfigDoc> {
   const config = (await ctx.catalog.get('endpoint-config', configName))?.doc as unknown as ConfigDoc | undefined;
   if (!config) throw notFound(ctx, 'endpoint-config', configName);
-  if (!config.AsyncInferenceConfig) {
-    throw new AppError('ValidationException', `Endpoint configuration "${configName}" has no AsyncInferenceConfig: this asyncinfer serves asynchronous endpoints only (real-time InvokeEndpoint is not implemented yet).`);
+  if (config.ProductionVariants.length !== 1) {
+    throw new AppError('ValidationException', 'This asyncinfer runs endpoints with exactly one production variant; traffic splitting between variants is not supported.');
   }
-  if (config.ProductionVariants.length !== 1) throw new AppError('ValidationException', 'An asynchronous endpoint has exactly one production variant.');
   const variant = config.ProductionVariants[0]!;
   if (!(await ctx.catalog.get('model', variant.ModelName))) throw notFound(ctx, 'model', variant.ModelName);
   return config;
