@@ -1,9 +1,8 @@
 /** CreateEndpointConfig, DescribeEndpointConfig, DeleteEndpointConfig, ListEndpointConfigs. */
 import { constraints, type Constraints } from '../../domain/index.js';
 import { AppError } from '../../errors.js';
-import { alreadyExists, arn, epochSeconds, notFound, type ControlPlaneContext } from './context.js';
-import { listPage, type ListRequest } from './list-page.js';
-import { requireName } from './models.js';
+import { alreadyExists, arn, notFound, type ControlPlaneContext } from './context.js';
+import { storedResourceOps } from './stored-resource-ops.js';
 
 const RESOURCE_NAME = { min: 1, max: 63, pattern: /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/, patternText: '^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}' };
 const S3_PATH = { max: 512, pattern: /^(https|s3):\/\/([^/])\/?(.*)$/, patternText: '^(https|s3)://([^/])/?(.*)$' };
@@ -90,23 +89,5 @@ function validateAsyncConfig(c: Constraints, config: AsyncInferenceConfig): void
   }
 }
 
-export async function describeEndpointConfig(ctx: ControlPlaneContext, input: { EndpointConfigName?: string }): Promise<object> {
-  const name = requireName(input.EndpointConfigName, 'endpointConfigName');
-  const config = await ctx.catalog.get('endpoint-config', name);
-  if (!config) throw notFound(ctx, 'endpoint-config', name);
-  return { ...config.doc, CreationTime: epochSeconds(config.createdAtMs) };
-}
-
-export async function deleteEndpointConfig(ctx: ControlPlaneContext, input: { EndpointConfigName?: string }): Promise<object> {
-  const name = requireName(input.EndpointConfigName, 'endpointConfigName');
-  if (!(await ctx.catalog.delete('endpoint-config', name))) throw notFound(ctx, 'endpoint-config', name);
-  return {};
-}
-
-export async function listEndpointConfigs(ctx: ControlPlaneContext, input: ListRequest): Promise<object> {
-  const { page, nextToken } = listPage(await ctx.catalog.list('endpoint-config'), input, { sortBy: ['Name', 'CreationTime'] });
-  return {
-    EndpointConfigs: page.map((r) => ({ EndpointConfigName: r.name, EndpointConfigArn: arn(ctx, 'endpoint-config', r.name), CreationTime: epochSeconds(r.createdAtMs) })),
-    ...(nextToken && { NextToken: nextToken }),
-  };
-}
+const ops = storedResourceOps('endpoint-config', 'EndpointConfig');
+export const { describe: describeEndpointConfig, delete: deleteEndpointConfig, list: listEndpointConfigs } = ops;

@@ -11,7 +11,7 @@ import { constraints } from '../../domain/index.js';
 import { AppError } from '../../errors.js';
 import { alreadyExists, arn, epochSeconds, notFound, type ConfiguredEndpoint, type ControlPlaneContext, type EndpointDeployment } from './context.js';
 import { listPage, type ListRequest } from './list-page.js';
-import { requireName } from './models.js';
+import { requireName } from './stored-resource-ops.js';
 
 const STATUSES = ['OutOfService', 'Creating', 'Updating', 'SystemUpdating', 'RollingBack', 'InService', 'Deleting', 'Failed', 'UpdateRollbackFailed'] as const;
 const ENDPOINT_NAME = { min: 1, max: 63, pattern: /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/, patternText: '^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}' };

@@ -1,8 +1,8 @@
 /** CreateModel, DescribeModel, DeleteModel, ListModels. */
 import { constraints } from '../../domain/index.js';
 import { AppError } from '../../errors.js';
-import { alreadyExists, arn, epochSeconds, notFound, type ControlPlaneContext } from './context.js';
-import { listPage, type ListRequest } from './list-page.js';
+import { alreadyExists, arn, type ControlPlaneContext } from './context.js';
+import { storedResourceOps } from './stored-resource-ops.js';
 
 export const MODEL_NAME = { min: 1, max: 63, pattern: /^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$/, patternText: '^[a-zA-Z0-9]([\\-a-zA-Z0-9]*[a-zA-Z0-9])?$' };
 
@@ -53,32 +53,5 @@ export async function createModel(ctx: ControlPlaneContext, input: CreateModelIn
   return { ModelArn: modelArn };
 }
 
-export async function describeModel(ctx: ControlPlaneContext, input: { ModelName?: string }): Promise<object> {
-  const name = requireName(input.ModelName, 'modelName');
-  const model = await ctx.catalog.get('model', name);
-  if (!model) throw notFound(ctx, 'model', name);
-  return { ...model.doc, CreationTime: epochSeconds(model.createdAtMs) };
-}
-
-export async function deleteModel(ctx: ControlPlaneContext, input: { ModelName?: string }): Promise<object> {
-  const name = requireName(input.ModelName, 'modelName');
-  if (!(await ctx.catalog.delete('model', name))) throw notFound(ctx, 'model', name);
-  return {};
-}
-
-export async function listModels(ctx: ControlPlaneContext, input: ListRequest): Promise<object> {
-  const models = await ctx.catalog.list('model');
-  const { page, nextToken } = listPage(models, input, { sortBy: ['Name', 'CreationTime'] });
-  return {
-    Models: page.map((m) => ({ ModelName: m.name, ModelArn: arn(ctx, 'model', m.name), CreationTime: epochSeconds(m.createdAtMs) })),
-    ...(nextToken && { NextToken: nextToken }),
-  };
-}
-
-export function requireName(value: string | undefined, member: string): string {
-  const c = constraints();
-  if (c.required(member, value)) c.string(member, value, { min: 1, max: 63 });
-  const problems = c.message();
-  if (problems) throw new AppError('ValidationException', problems);
-  return value!;
-}
+const ops = storedResourceOps('model', 'Model');
+export const { describe: describeModel, delete: deleteModel, list: listModels } = ops;
