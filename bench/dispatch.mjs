@@ -27,21 +27,19 @@
 // --profile starts asyncinfer with --cpu-prof; the part of the profile recorded during the drain is
 // cut out (bench/profiles/<timestamp>/asyncinfer-drain.cpuprofile) and summarised. Profiled figures
 // are perturbed, so they go to bench/profiles/<timestamp>/dispatch-results.json instead.
-import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
+import {
+  BENCH_DIR, CLOCK_TICKS_PER_SECOND, ROOT, SERVER_MAIN, c2, cpuSince, cpuSnapshot, flagged, fmt, fsyncReport, log, machineInfo,
+  makeBody, noisy, nonNegativeInt, parseBenchArgs, positiveInt, printRows, processTicks, quietCheck, reportIssues, round, sleep,
+  startChild as startChildProcess, stopChild as stopChildProcess,
+} from './lib.mjs';
 import { summarizeProfile, printProfileSummary } from './profile-summary.mjs';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BENCH_DIR = path.join(ROOT, 'bench');
-const SERVER_MAIN = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const NULL_MODEL = path.join(BENCH_DIR, 'null-model.mjs');
 const ENDPOINT = 'bench';
 const BUCKET = 'bench-bucket';
@@ -52,23 +50,12 @@ const POLL_MS = 50;
 /** The drain is declared stuck when no invocation reaches a final state for this long. */
 const STALL_MS = 60_000;
 const FINAL_STATES = ['completed', 'failed', 'expired', 'canceled'];
-const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ, the unit of /proc/<pid>/stat times on Linux
 
-const { values: flags } = parseArgs({
-  options: {
-    count: { type: 'string', default: '20000' },
-    concurrency: { type: 'string', default: '8' },
-    warmup: { type: 'string', default: '1000' },
-    profile: { type: 'boolean', default: false },
-    'keep-data': { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-  strict: true,
+const flags = parseBenchArgs('usage: node bench/dispatch.mjs [--count N=20000] [--concurrency C=8] [--warmup REQUESTS=1000] [--profile] [--keep-data]', {
+  count: { type: 'string', default: '20000' },
+  concurrency: { type: 'string', default: '8' },
+  warmup: { type: 'string', default: '1000' },
 });
-if (flags.help) {
-  process.stdout.write('usage: node bench/dispatch.mjs [--count N=20000] [--concurrency C=8] [--warmup REQUESTS=1000] [--profile] [--keep-data]\n');
-  process.exit(0);
-}
 const COUNT = positiveInt(flags.count, '--count');
 const CONCURRENCY = positiveInt(flags.concurrency, '--concurrency');
 const WARMUP = nonNegativeInt(flags.warmup, '--warmup');
@@ -95,19 +82,10 @@ const work = mkdtempSync(path.join(os.tmpdir(), 'asyncinfer-dispatch-'));
 const problems = [];
 /** Things that make the figures unreliable (a busy machine): reported, exit code unchanged. */
 const warnings = [];
-/** More CPU than this used by other processes (in cores) makes a run noisy. */
-const NOISY_CORES = 0.2;
 /** Every child started, so that all of them are stopped whatever happens. */
 const children = [];
 
-const machine = {
-  os: `${os.type()} ${os.release()} ${os.arch()}`,
-  cpuModel: os.cpus()[0]?.model ?? 'unknown',
-  cpuCount: os.cpus().length,
-  totalMemoryBytes: os.totalmem(),
-  totalMemoryGiB: round(os.totalmem() / 2 ** 30, 1),
-  node: process.version,
-};
+const machine = machineInfo();
 
 log(`dispatch benchmark: ${fmt(COUNT)} invocations, concurrency ${CONCURRENCY}, ${BODY_BYTES}-byte JSON body, null model`);
 log(`machine: ${machine.cpuCount} × ${machine.cpuModel}, ${machine.totalMemoryGiB} GiB, ${machine.os}, node ${machine.node}`);
@@ -115,8 +93,7 @@ log(`NOTE: the direct run's load generator (autocannon) runs in this process; in
 log('      All processes share the same CPU cores: figures compare the two on one machine, not a capacity claim.');
 if (profileDir) log(`PROFILING: asyncinfer runs with --cpu-prof (figures perturbed; not written to bench/dispatch-results.json); profiles in ${path.relative(ROOT, profileDir)}`);
 
-const fsync = measureFsync(work);
-log(`fsync on the data-dir filesystem (${os.tmpdir()}): median ${fsync.medianMs} ms, p99 ${fsync.p99Ms} ms over ${fsync.samples} fsyncs of a 4 KiB append`);
+const fsync = fsyncReport(work);
 
 let direct;
 let drain;
@@ -161,18 +138,7 @@ const resultsFile = profileDir ? path.join(profileDir, 'dispatch-results.json') 
 writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
 log(`\nresults written to ${path.relative(ROOT, resultsFile)}`);
 
-if (warnings.length > 0) {
-  process.stderr.write('\nWARNING: the machine was not quiet; re-run when nothing else is using the CPU:\n');
-  for (const w of warnings) process.stderr.write(`  - ${w}\n`);
-}
-let exitCode = 0;
-if (problems.length > 0) {
-  exitCode = 1;
-  const bar = '!'.repeat(78);
-  process.stderr.write(`\n${bar}\n!! THE BENCHMARK FOUND PROBLEMS (figures above may be meaningless):\n`);
-  for (const p of problems) process.stderr.write(`!!  - ${p}\n`);
-  process.stderr.write(`${bar}\n`);
-}
+const exitCode = reportIssues(warnings, problems);
 if (flags['keep-data']) log(`data (queue.db, s3/, config) kept in ${work}`);
 else rmSync(work, { recursive: true, force: true });
 process.exitCode = exitCode;
@@ -184,7 +150,7 @@ async function runDirect() {
   const model = await startChild('null model (direct)', [NULL_MODEL], (line) => line.msg === 'null model listening' && line.url);
   try {
     const url = `${model.url}/invocations`;
-    await quietCheck('direct');
+    await quietCheck('direct', warnings);
     if (WARMUP > 0) {
       log(`\n[direct] warm-up ${fmt(WARMUP)} requests (not counted) …`);
       const { result: w } = await load({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body: BODY, connections: Math.min(CONCURRENCY, WARMUP), amount: WARMUP });
@@ -195,7 +161,7 @@ async function runDirect() {
     const cpuBefore = cpuSnapshot([model.child.pid]);
     const { result: r, seconds } = await load({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body: BODY, connections: CONCURRENCY, amount: COUNT });
     const cpu = cpuSince(cpuBefore, [model.child.pid]);
-    noisy('direct', cpu);
+    noisy('direct', cpu?.other, warnings);
     const bad = trouble(r, 200, COUNT);
     if (bad) {
       problems.push(`direct: ${bad}`);
@@ -271,7 +237,7 @@ async function runDrain() {
       throw new Error(`before the model started, queue.db should hold ${COUNT} queued invocations and nothing else, but holds ${JSON.stringify(before)}`);
     }
     if (modelReadyAt !== undefined) throw new Error('asyncinfer reported the model ready before it was started');
-    await quietCheck('drain');
+    await quietCheck('drain', warnings);
 
     // ---- start the model; the clock runs from here ----
     log(`[drain] starting the null model on ${modelUrl}; draining with MaxConcurrentInvocationsPerInstance ${CONCURRENCY} …`);
@@ -319,7 +285,7 @@ async function runDrain() {
       cpu.model = modelCores;
       cpu.other = modelCores === undefined ? cpu.other : round(Math.max(0, cpu.other - modelCores), 2);
     }
-    noisy('drain', cpu);
+    noisy('drain', cpu?.other, warnings);
 
     const finalCount = FINAL_STATES.reduce((sum, s) => sum + (states[s] ?? 0), 0);
     if (finalCount !== COUNT) problems.push(`drain: ${fmt(finalCount)} invocations in a final state, expected ${fmt(COUNT)}: ${JSON.stringify(states)}`);
@@ -412,20 +378,6 @@ function trouble(r, status, expected) {
   return issues.length ? issues.join('; ') : undefined;
 }
 
-async function quietCheck(name) {
-  const idle = cpuSnapshot([]);
-  await sleep(1000);
-  const busy = cpuSince(idle, [])?.machine;
-  if (busy > NOISY_CORES) {
-    warnings.push(`${name}: the machine was already using ${busy} cores before the run (other processes); figures are unreliable`);
-    log(`[${name}] WARNING: ${busy} cores busy before the run: something else is using the CPU`);
-  }
-}
-
-function noisy(name, cpu) {
-  if (cpu?.other > NOISY_CORES) warnings.push(`${name}: other processes used ${cpu.other} cores during the measured run; figures are unreliable`);
-}
-
 function freePort() {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
@@ -486,79 +438,16 @@ function summarizeDrainProfile(window) {
 
 // ---- child processes ----
 
+/** Every child is tracked in `children`; asyncinfer logs a line per invocation: only lines that can matter are parsed. */
 function startChild(name, args, urlOf) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    const server = { name, child, url: undefined, warnings: [], stderr: '', exited: false, exitCode: null, signal: null, exitPromise: undefined, onLine: undefined, stopped: false };
-    children.push(server);
-    server.exitPromise = new Promise((done) => child.once('exit', (code, signal) => {
-      Object.assign(server, { exited: true, exitCode: code, signal });
-      done();
-    }));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${name} did not report a URL within 30 s; stderr: ${server.stderr.slice(-2000)}`));
-    }, 30_000);
-    let buffered = '';
-    // Keep reading stdout for the whole run: a full pipe would block the server's logger. asyncinfer
-    // logs a line per invocation; only lines that can matter are parsed.
-    child.stdout.setEncoding('utf8').on('data', (chunk) => {
-      buffered += chunk;
-      let nl;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const text = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        if (text.includes('"msg":"invocation completed"') && !/"level":[4-6]0/.test(text)) continue;
-        let line;
-        try {
-          line = JSON.parse(text);
-        } catch {
-          continue;
-        }
-        if (typeof line.level === 'number' && line.level >= 40 && server.warnings.length < 100) server.warnings.push(text);
-        server.onLine?.(line);
-        const url = !server.url && urlOf(line);
-        if (url) {
-          server.url = url;
-          clearTimeout(timer);
-          resolve(server);
-        }
-      }
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk) => {
-      server.stderr = (server.stderr + chunk).slice(-20_000);
-    });
-    server.exitPromise.then(() => {
-      if (!server.url) {
-        clearTimeout(timer);
-        reject(new Error(`${name} exited (code ${server.exitCode}, signal ${server.signal}) before listening; stderr: ${server.stderr.slice(-2000)}`));
-      }
-    });
+  return startChildProcess(name, args, urlOf, {
+    track: children,
+    skip: (text) => text.includes('"msg":"invocation completed"') && !/"level":[4-6]0/.test(text),
   });
 }
 
-async function stopChild(server) {
-  if (server.stopped) return;
-  server.stopped = true;
-  if (!server.exited) {
-    server.child.kill('SIGTERM');
-    const timedOut = await Promise.race([
-      server.exitPromise.then(() => false),
-      new Promise((r) => setTimeout(() => r(true), 30_000).unref()),
-    ]);
-    if (timedOut) {
-      server.child.kill('SIGKILL');
-      await server.exitPromise;
-      problems.push(`${server.name} did not exit within 30 s of SIGTERM`);
-      return;
-    }
-  }
-  if (server.exitCode !== 0) {
-    problems.push(`${server.name} exited with code ${server.exitCode} (signal ${server.signal}); stderr: ${server.stderr.slice(-1000)}`);
-  }
-  if (server.warnings.length > 0) {
-    problems.push(`${server.name} logged ${server.warnings.length} warning/error line(s), first: ${server.warnings[0].slice(0, 300)}`);
-  }
+function stopChild(server) {
+  return stopChildProcess(server, problems);
 }
 
 // ---- output ----
@@ -567,142 +456,11 @@ function printTable(d, a, ratioValue) {
   const rows = [['', 'req/s', 'seconds', 'completed', 'failed', 'expired', 'errors', 'CPU cores (server / model)']];
   if (d) rows.push(['direct (client → model)', fmt(d.requestsPerSecond), d.seconds.toFixed(2), fmt(d['2xx']), flagged(d.non2xx), '-', flagged(d.errors), `- / ${c2(d.cpuCores?.model)}`]);
   if (a) rows.push(['drain (asyncinfer → model)', fmt(a.requestsPerSecond), a.seconds.toFixed(2), fmt(a.states.completed), flagged(a.states.failed), flagged(a.states.expired), '0', `${c2(a.cpuCores?.asyncinfer)} / ${c2(a.cpuCores?.model)}`]);
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
-  const line = (row) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ');
   log(`\n==== dispatch: ${fmt(COUNT)} invocations, concurrency ${CONCURRENCY}, ${BODY_BYTES}-byte POST, null model ====`);
-  log(line(rows[0]));
-  log(rows[0].map((_, i) => '-'.repeat(widths[i])).join('  '));
-  for (const row of rows.slice(1)) log(line(row));
+  printRows(rows);
   if (ratioValue !== undefined) log(`\nratio drain/direct (req/s): ${ratioValue.toFixed(3)}   (informational, not asserted)`);
   if (a) {
     log(`drain from "model URL ready": ${a.requestsPerSecondFromModelReady === undefined ? '?' : fmt(a.requestsPerSecondFromModelReady)}/s; ` +
       `between 10% and 90% done: ${a.requestsPerSecondBetween10And90Percent === undefined ? '?' : fmt(a.requestsPerSecondBetween10And90Percent)}/s`);
   }
-}
-
-function flagged(n) {
-  return n > 0 ? `${fmt(n)} !!!` : '0';
-}
-
-function c2(x) {
-  return x === undefined ? '?' : x.toFixed(2);
-}
-
-// ---- helpers ----
-
-/** A JSON document of exactly `bytes` bytes. */
-function makeBody(bytes) {
-  const head = '{"inputs":"';
-  const tail = '"}';
-  const filler = 'abcdefghijklmnopqrstuvwxyz0123456789'.repeat(Math.ceil(bytes / 36)).slice(0, bytes - head.length - tail.length);
-  const body = head + filler + tail;
-  if (Buffer.byteLength(body) !== bytes) throw new Error('body size');
-  JSON.parse(body);
-  return body;
-}
-
-/** fsync latency on the filesystem holding the data dir: what every output object and outcome waits for. */
-function measureFsync(dir) {
-  const file = path.join(dir, `fsync-probe-${randomUUID()}`);
-  const fd = openSync(file, 'w');
-  const block = Buffer.alloc(4096, 1);
-  const times = [];
-  const until = performance.now() + 500;
-  try {
-    while (performance.now() < until && times.length < 500) {
-      writeSync(fd, block);
-      const t = performance.now();
-      fsyncSync(fd);
-      times.push(performance.now() - t);
-    }
-  } finally {
-    closeSync(fd);
-    rmSync(file, { force: true });
-  }
-  times.sort((a, b) => a - b);
-  const at = (q) => round(times[Math.min(times.length - 1, Math.floor(q * times.length))], 3);
-  return { samples: times.length, medianMs: at(0.5), p99Ms: at(0.99), filesystemOf: os.tmpdir() };
-}
-
-// ---- CPU accounting (Linux /proc for the children; /proc/stat for the machine) ----
-
-function cpuSnapshot(pids) {
-  return {
-    at: performance.now(),
-    machineBusyMs: machineBusyMs(),
-    selfMicros: process.cpuUsage(),
-    childTicks: pids.map((pid) => processTicks(pid)),
-  };
-}
-
-/** Cores busy (0..cpuCount) since `before`: the machine, this process, each child, and the rest. */
-function cpuSince(before, pids) {
-  const after = cpuSnapshot(pids);
-  const wallMs = after.at - before.at;
-  if (!(wallMs > 0)) return undefined;
-  const cores = (ms) => round(ms / wallMs, 2);
-  const selfUsage = process.cpuUsage(before.selfMicros);
-  const machineCores = cores(after.machineBusyMs - before.machineBusyMs);
-  const self = cores((selfUsage.user + selfUsage.system) / 1000);
-  const childCores = pids.map((_, i) => (before.childTicks[i] === undefined || after.childTicks[i] === undefined
-    ? undefined : cores(((after.childTicks[i] - before.childTicks[i]) * 1000) / CLOCK_TICKS_PER_SECOND)));
-  const known = self + childCores.reduce((s, x) => s + (x ?? 0), 0);
-  return { machine: machineCores, self, children: childCores, other: round(Math.max(0, machineCores - known), 2) };
-}
-
-/** CPU time all cores spent busy. /proc/stat counts softirq (loopback TCP work), which os.cpus() leaves out. */
-function machineBusyMs() {
-  try {
-    const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).map(Number);
-    const [user, nice, system, , , irq, softirq] = ticks; // idle, iowait and steal are not busy
-    return ((user + nice + system + irq + softirq) * 1000) / CLOCK_TICKS_PER_SECOND;
-  } catch {
-    return os.cpus().reduce((a, cpu) => a + cpu.times.user + cpu.times.nice + cpu.times.sys + cpu.times.irq, 0);
-  }
-}
-
-function processTicks(pid) {
-  if (pid === undefined) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]); // utime + stime
-  } catch {
-    return undefined;
-  }
-}
-
-function sleep(ms) {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-function positiveInt(text, name) {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) {
-    process.stderr.write(`bench: ${name} must be a positive integer, not "${text}"\n`);
-    process.exit(2);
-  }
-  return n;
-}
-
-function nonNegativeInt(text, name) {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0) {
-    process.stderr.write(`bench: ${name} must be a non-negative integer, not "${text}"\n`);
-    process.exit(2);
-  }
-  return n;
-}
-
-function round(x, digits = 0) {
-  const f = 10 ** digits;
-  return Math.round(x * f) / f;
-}
-
-function fmt(n) {
-  return Number(n).toLocaleString('en-US');
-}
-
-function log(text) {
-  process.stdout.write(`${text}\n`);
 }

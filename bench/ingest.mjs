@@ -13,42 +13,29 @@
 // --profile passes --cpu-prof to both server processes, prints where their CPU time went, and keeps
 // the .cpuprofile files (open them in Chrome DevTools). Profiled figures are not representative, so
 // they go to bench/profiles/<timestamp>/results.json instead of bench/results.json.
-import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
+import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
+import {
+  BENCH_DIR, ROOT, SERVER_MAIN, c2, cpuSince, cpuSnapshot, flagged, fmt, fsyncReport, log, machineInfo, makeBody,
+  noisy, nonNegativeInt, parseBenchArgs, positiveInt, printRows, quietCheck, reportIssues, round, startChild, stopChild,
+} from './lib.mjs';
 import { summarizeProfile, printProfileSummary } from './profile-summary.mjs';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BENCH_DIR = path.join(ROOT, 'bench');
-const SERVER_MAIN = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const CONTROL_MODEL = path.join(ROOT, 'test', 'fixtures', 'control-model.mjs');
 const ENDPOINT = 'bench';
 const BODY_BYTES = 1024;
 const RATIO_TARGET = 0.6;
 const PIPELINING = 1;
-const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ, the unit of /proc/<pid>/stat times on Linux
 
-const { values: flags } = parseArgs({
-  options: {
-    duration: { type: 'string', default: '10' },
-    warmup: { type: 'string', default: '2' },
-    connections: { type: 'string', default: '64' },
-    profile: { type: 'boolean', default: false },
-    'keep-data': { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-  strict: true,
+const flags = parseBenchArgs('usage: node bench/ingest.mjs [--duration SECONDS=10] [--warmup SECONDS=2] [--connections N=64] [--profile] [--keep-data]', {
+  duration: { type: 'string', default: '10' },
+  warmup: { type: 'string', default: '2' },
+  connections: { type: 'string', default: '64' },
 });
-if (flags.help) {
-  process.stdout.write('usage: node bench/ingest.mjs [--duration SECONDS=10] [--warmup SECONDS=2] [--connections N=64] [--profile] [--keep-data]\n');
-  process.exit(0);
-}
 const DURATION = positiveInt(flags.duration, '--duration');
 const WARMUP = nonNegativeInt(flags.warmup, '--warmup');
 const CONNECTIONS = positiveInt(flags.connections, '--connections');
@@ -68,17 +55,8 @@ const work = mkdtempSync(path.join(os.tmpdir(), 'asyncinfer-bench-'));
 const problems = [];
 /** Things that make the figures unreliable (a busy machine): reported, exit code unchanged. */
 const warnings = [];
-/** More CPU than this used by other processes (in cores) makes a run noisy. */
-const NOISY_CORES = 0.2;
 
-const machine = {
-  os: `${os.type()} ${os.release()} ${os.arch()}`,
-  cpuModel: os.cpus()[0]?.model ?? 'unknown',
-  cpuCount: os.cpus().length,
-  totalMemoryBytes: os.totalmem(),
-  totalMemoryGiB: round(os.totalmem() / 2 ** 30, 1),
-  node: process.version,
-};
+const machine = machineInfo();
 
 log(`ingest benchmark: ${DURATION} s measured (+${WARMUP} s warm-up) per server, ${CONNECTIONS} connections, pipelining ${PIPELINING}, POST ${BODY_BYTES}-byte JSON body`);
 log(`machine: ${machine.cpuCount} × ${machine.cpuModel}, ${machine.totalMemoryGiB} GiB, ${machine.os}, node ${machine.node}`);
@@ -86,21 +64,19 @@ log(`NOTE: the load generator runs in this process and shares the ${machine.cpuC
 log('      figures are relative (asyncinfer vs baseline on the same machine), not a capacity claim.');
 if (profileDir) log(`PROFILING: servers run with --cpu-prof (figures perturbed; not written to bench/results.json); profiles in ${path.relative(ROOT, profileDir)}`);
 
-const fsync = measureFsync(work);
-log(`fsync on the data-dir filesystem (${os.tmpdir()}): median ${fsync.medianMs} ms, p99 ${fsync.p99Ms} ms over ${fsync.samples} fsyncs of a 4 KiB append`);
+const fsync = fsyncReport(work);
 
-let exitCode = 0;
 const runs = {};
 let durability;
 try {
   // ---- baseline ----
   {
     const server = await startChild('baseline', [...profileArgs('baseline'), path.join(BENCH_DIR, 'baseline-server.mjs')],
-      (line) => line.msg === 'baseline listening' && line.url);
+      (line) => line.msg === 'baseline listening' && line.url, { env: childEnv('baseline') });
     try {
       runs.baseline = await measure('baseline', server);
     } finally {
-      await stopChild(server);
+      await stopChild(server, problems);
     }
   }
 
@@ -121,11 +97,11 @@ try {
     }, null, 2));
     const server = await startChild('asyncinfer', [...profileArgs('asyncinfer'), SERVER_MAIN, 'serve', '--config', configFile,
       '--port', '0', '--data-dir', dataDir, '--log-level', 'info'],
-    (line) => line.msg === 'asyncinfer listening' && line.url);
+    (line) => line.msg === 'asyncinfer listening' && line.url, { env: childEnv('asyncinfer') });
     try {
       runs.asyncinfer = await measure('asyncinfer', server);
     } finally {
-      await stopChild(server);
+      await stopChild(server, problems);
     }
     durability = checkDurability(path.join(dataDir, 'queue.db'), runs.asyncinfer);
   }
@@ -191,17 +167,7 @@ const resultsFile = profileDir ? path.join(profileDir, 'results.json') : path.jo
 writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
 log(`\nresults written to ${path.relative(ROOT, resultsFile)}`);
 
-if (warnings.length > 0) {
-  process.stderr.write('\nWARNING: the machine was not quiet; re-run when nothing else is using the CPU:\n');
-  for (const w of warnings) process.stderr.write(`  - ${w}\n`);
-}
-if (problems.length > 0) {
-  exitCode = 1;
-  const bar = '!'.repeat(78);
-  process.stderr.write(`\n${bar}\n!! THE BENCHMARK FOUND PROBLEMS (figures above may be meaningless):\n`);
-  for (const p of problems) process.stderr.write(`!!  - ${p}\n`);
-  process.stderr.write(`${bar}\n`);
-}
+const exitCode = reportIssues(warnings, problems);
 if (flags['keep-data']) log(`data (queue.db, config) kept in ${work}`);
 else rmSync(work, { recursive: true, force: true });
 process.exitCode = exitCode;
@@ -210,13 +176,7 @@ process.exitCode = exitCode;
 
 async function measure(name, server) {
   const url = `${server.url}/endpoints/${ENDPOINT}/async-invocations`;
-  const idle = cpuSnapshot();
-  await sleep(1000);
-  const busyBefore = cpuSince(idle)?.machineCores;
-  if (busyBefore > NOISY_CORES) {
-    warnings.push(`${name}: the machine was already using ${busyBefore} cores before the run (other processes); figures are unreliable`);
-    log(`[${name}] WARNING: ${busyBefore} cores busy before the run: something else is using the CPU`);
-  }
+  await quietCheck(name, warnings);
   await preflight(name, url);
   let warmup;
   if (WARMUP > 0) {
@@ -226,12 +186,10 @@ async function measure(name, server) {
     if (bad) problems.push(`${name} warm-up: ${bad}`);
   }
   log(`[${name}] measuring ${DURATION} s …`);
-  const cpuBefore = cpuSnapshot(server.child.pid);
+  const cpuBefore = cpuSnapshot([server.child.pid]);
   const r = await load(url, DURATION);
-  const cpu = cpuSince(cpuBefore, server.child.pid);
-  if (cpu && cpu.otherCores > NOISY_CORES) {
-    warnings.push(`${name}: other processes used ${cpu.otherCores} cores during the measured run; figures are unreliable`);
-  }
+  const cpu = serverCpu(cpuSince(cpuBefore, [server.child.pid]));
+  noisy(name, cpu?.otherCores, warnings);
   const bad = trouble(r);
   if (bad) {
     problems.push(`${name}: ${bad}`);
@@ -242,9 +200,8 @@ async function measure(name, server) {
   log(`[${name}] ${round(perSecond(r))} req/s over ${r.duration} s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, ${s202} × 202, ` +
     `${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts`);
   if (cpu) {
-    const c = (x) => (x === undefined ? '?' : x.toFixed(2));
-    log(`[${name}] CPU, in cores busy: server ${c(cpu.serverCores)}, load generator ${c(cpu.loadGeneratorCores)}, ` +
-      `other processes ${c(cpu.otherCores)}, machine ${c(cpu.machineCores)} of ${machine.cpuCount}`);
+    log(`[${name}] CPU, in cores busy: server ${c2(cpu.serverCores)}, load generator ${c2(cpu.loadGeneratorCores)}, ` +
+      `other processes ${c2(cpu.otherCores)}, machine ${c2(cpu.machineCores)} of ${machine.cpuCount}`);
   }
   return {
     url,
@@ -271,6 +228,13 @@ async function measure(name, server) {
     warmup: warmup && { '2xx': warmup['2xx'], non2xx: warmup.non2xx, errors: warmup.errors, requestsPerSecond: round(perSecond(warmup)) },
     serverWarnings: server.warnings.slice(0, 20),
   };
+}
+
+/** cpuSince over [server pid] as ingest reports it: the server, this process (the load generator), the rest. */
+function serverCpu(cpu) {
+  if (!cpu) return undefined;
+  const [serverCores] = cpu.children;
+  return { serverCores, loadGeneratorCores: cpu.self, otherCores: serverCores === undefined ? undefined : cpu.other, machineCores: cpu.machine };
 }
 
 /** Average throughput of a run: responses over the measured duration. */
@@ -342,74 +306,9 @@ function profileArgs(name) {
   return args;
 }
 
-function startChild(name, args, urlOf) {
-  return new Promise((resolve, reject) => {
-    const env = profileDir ? { ...process.env, ASYNCINFER_BENCH_COMMIT_STATS: path.join(profileDir, `${name}-commit-stats.json`) } : process.env;
-    const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const server = { name, child, url: undefined, warnings: [], stderr: '', exited: false, exitCode: null, signal: null, exitPromise: undefined };
-    server.exitPromise = new Promise((done) => child.once('exit', (code, signal) => {
-      Object.assign(server, { exited: true, exitCode: code, signal });
-      done();
-    }));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${name} did not report a URL within 30 s; stderr: ${server.stderr.slice(-2000)}`));
-    }, 30_000);
-    let buffered = '';
-    // Keep reading stdout for the whole run: a full pipe would block the server's logger.
-    child.stdout.setEncoding('utf8').on('data', (chunk) => {
-      buffered += chunk;
-      let nl;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const text = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        let line;
-        try {
-          line = JSON.parse(text);
-        } catch {
-          continue;
-        }
-        if (typeof line.level === 'number' && line.level >= 40 && server.warnings.length < 100) server.warnings.push(text);
-        const url = !server.url && urlOf(line);
-        if (url) {
-          server.url = url;
-          clearTimeout(timer);
-          resolve(server);
-        }
-      }
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk) => {
-      server.stderr = (server.stderr + chunk).slice(-20_000);
-    });
-    server.exitPromise.then(() => {
-      if (!server.url) {
-        clearTimeout(timer);
-        reject(new Error(`${name} exited (code ${server.exitCode}, signal ${server.signal}) before listening; stderr: ${server.stderr.slice(-2000)}`));
-      }
-    });
-  });
-}
-
-async function stopChild(server) {
-  if (!server.exited) {
-    server.child.kill('SIGTERM');
-    const timedOut = await Promise.race([
-      server.exitPromise.then(() => false),
-      new Promise((r) => setTimeout(() => r(true), 30_000).unref()),
-    ]);
-    if (timedOut) {
-      server.child.kill('SIGKILL');
-      await server.exitPromise;
-      problems.push(`${server.name} did not exit within 30 s of SIGTERM`);
-      return;
-    }
-  }
-  if (server.exitCode !== 0) {
-    problems.push(`${server.name} exited with code ${server.exitCode} (signal ${server.signal}); stderr: ${server.stderr.slice(-1000)}`);
-  }
-  if (server.warnings.length > 0) {
-    problems.push(`${server.name} logged ${server.warnings.length} warning/error line(s), first: ${server.warnings[0].slice(0, 300)}`);
-  }
+/** Profiled servers write their group-commit stats (bench/commit-stats.mjs) next to their profile. */
+function childEnv(name) {
+  return profileDir ? { ...process.env, ASYNCINFER_BENCH_COMMIT_STATS: path.join(profileDir, `${name}-commit-stats.json`) } : process.env;
 }
 
 // ---- output ----
@@ -420,15 +319,11 @@ function printTable(r, ratioValue) {
     ...['baseline', 'asyncinfer'].filter((n) => r[n]).map((n) => [
       n, fmt(r[n].requestsPerSecond.average), String(r[n].latencyMs.p50), String(r[n].latencyMs.p99),
       fmt(r[n].status202), flagged(r[n].non2xx), flagged(r[n].errors),
-      r[n].cpuCores?.serverCores === undefined ? '?' : r[n].cpuCores.serverCores.toFixed(2),
+      c2(r[n].cpuCores?.serverCores),
     ]),
   ];
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
-  const line = (row) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ');
   log(`\n==== ingest: ${DURATION} s, ${CONNECTIONS} connections, pipelining ${PIPELINING}, ${BODY_BYTES}-byte POST ====`);
-  log(line(rows[0]));
-  log(rows[0].map((_, i) => '-'.repeat(widths[i])).join('  '));
-  for (const row of rows.slice(1)) log(line(row));
+  printRows(rows);
   if (ratioValue !== undefined) {
     const verdict = ratioValue >= RATIO_TARGET ? 'meets' : 'BELOW';
     log(`\nratio asyncinfer/baseline (req/s): ${ratioValue.toFixed(3)}   target >= ${RATIO_TARGET} (${verdict} target; informational, not asserted)`);
@@ -444,127 +339,4 @@ function printDurability(d) {
     log(`  ${d.ok ? 'OK: every 202 is in the database' : '!!! FAILED: fewer rows than 202s — accepted invocations are missing'}` +
       (d.ok ? ` (${d.extraRows} more rows than 202s seen: requests committed while the load generator stopped waiting at the end of a run)` : ''));
   }
-}
-
-function flagged(n) {
-  return n > 0 ? `${fmt(n)} !!!` : '0';
-}
-
-// ---- helpers ----
-
-/** A JSON document of exactly `bytes` bytes. */
-function makeBody(bytes) {
-  const head = '{"inputs":"';
-  const tail = '"}';
-  const filler = 'abcdefghijklmnopqrstuvwxyz0123456789'.repeat(Math.ceil(bytes / 36)).slice(0, bytes - head.length - tail.length);
-  const body = head + filler + tail;
-  if (Buffer.byteLength(body) !== bytes) throw new Error('body size');
-  JSON.parse(body);
-  return body;
-}
-
-/** fsync latency on the filesystem holding the data dir: what every group commit waits for. */
-function measureFsync(dir) {
-  const file = path.join(dir, `fsync-probe-${randomUUID()}`);
-  const fd = openSync(file, 'w');
-  const block = Buffer.alloc(4096, 1);
-  const times = [];
-  const until = performance.now() + 500;
-  try {
-    while (performance.now() < until && times.length < 500) {
-      writeSync(fd, block);
-      const t = performance.now();
-      fsyncSync(fd);
-      times.push(performance.now() - t);
-    }
-  } finally {
-    closeSync(fd);
-    rmSync(file, { force: true });
-  }
-  times.sort((a, b) => a - b);
-  const at = (q) => round(times[Math.min(times.length - 1, Math.floor(q * times.length))], 3);
-  return { samples: times.length, medianMs: at(0.5), p99Ms: at(0.99), filesystemOf: os.tmpdir() };
-}
-
-// ---- CPU accounting (Linux /proc for the server; os.cpus() for the machine) ----
-
-function cpuSnapshot(pid) {
-  return {
-    at: performance.now(),
-    machineBusyMs: machineBusyMs(),
-    selfMicros: process.cpuUsage(),
-    serverTicks: pid === undefined ? undefined : processTicks(pid),
-  };
-}
-
-/** Cores busy (0..cpuCount) since `before`: the whole machine, this process, the server, and the rest. */
-function cpuSince(before, pid) {
-  const after = cpuSnapshot(pid);
-  const wallMs = after.at - before.at;
-  if (!(wallMs > 0)) return undefined;
-  const selfUsage = process.cpuUsage(before.selfMicros);
-  const cores = (ms) => round(ms / wallMs, 2);
-  const machineCores = cores(after.machineBusyMs - before.machineBusyMs);
-  if (pid === undefined) return { machineCores };
-  const loadGeneratorCores = cores((selfUsage.user + selfUsage.system) / 1000);
-  const serverCores = before.serverTicks === undefined || after.serverTicks === undefined
-    ? undefined : cores(((after.serverTicks - before.serverTicks) * 1000) / CLOCK_TICKS_PER_SECOND);
-  const otherCores = serverCores === undefined ? undefined : round(Math.max(0, machineCores - loadGeneratorCores - serverCores), 2);
-  return { serverCores, loadGeneratorCores, otherCores, machineCores };
-}
-
-/** CPU time all cores spent busy. /proc/stat counts softirq (loopback TCP work), which os.cpus() leaves out. */
-function machineBusyMs() {
-  try {
-    const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).map(Number);
-    const [user, nice, system, , , irq, softirq] = ticks; // idle, iowait and steal are not busy
-    return ((user + nice + system + irq + softirq) * 1000) / CLOCK_TICKS_PER_SECOND;
-  } catch {
-    return os.cpus().reduce((a, c) => a + c.times.user + c.times.nice + c.times.sys + c.times.irq, 0);
-  }
-}
-
-function processTicks(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]); // utime + stime
-  } catch {
-    return undefined;
-  }
-}
-
-function sleep(ms) {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-function positiveInt(text, name) {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) {
-    process.stderr.write(`bench: ${name} must be a positive integer, not "${text}"\n`);
-    process.exit(2);
-  }
-  return n;
-}
-
-function nonNegativeInt(text, name) {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0) {
-    process.stderr.write(`bench: ${name} must be a non-negative integer, not "${text}"\n`);
-    process.exit(2);
-  }
-  return n;
-}
-
-function round(x, digits = 0) {
-  const f = 10 ** digits;
-  return Math.round(x * f) / f;
-}
-
-function fmt(n) {
-  return Number(n).toLocaleString('en-US');
-}
-
-function log(text) {
-  process.stdout.write(`${text}\n`);
 }
