@@ -71,18 +71,21 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
     const configuredEndpoints: ConfiguredEndpoint[] = [];
     for (const endpoint of config.endpoints) {
       const count = endpoint.model.url !== undefined ? 1 : endpoint.instances.initial;
-      const out = endpoint.asyncInferenceConfig.OutputConfig;
+      const asyncConfig = endpoint.asyncInferenceConfig;
       await runner.deploy({
         name: endpoint.name,
         desiredInstances: count,
-        async: {
-          maxConcurrencyPerInstance: endpoint.asyncInferenceConfig.ClientConfig?.MaxConcurrentInvocationsPerInstance ?? 1,
-          s3OutputPath: out.S3OutputPath,
-          ...(out.S3FailurePath !== undefined && { s3FailurePath: out.S3FailurePath }),
-        },
+        ...(asyncConfig && {
+          async: {
+            maxConcurrencyPerInstance: asyncConfig.ClientConfig?.MaxConcurrentInvocationsPerInstance ?? 1,
+            s3OutputPath: asyncConfig.OutputConfig.S3OutputPath,
+            ...(asyncConfig.OutputConfig.S3FailurePath !== undefined && { s3FailurePath: asyncConfig.OutputConfig.S3FailurePath }),
+          },
+        }),
       }, makePool(endpoint.name, endpoint.model, count));
       configuredEndpoints.push({
-        name: endpoint.name, variantName: endpoint.variantName, asyncInferenceConfig: endpoint.asyncInferenceConfig, createdAtMs: startedAtMs,
+        name: endpoint.name, variantName: endpoint.variantName, createdAtMs: startedAtMs,
+        ...(endpoint.asyncInferenceConfig && { asyncInferenceConfig: endpoint.asyncInferenceConfig }),
         instances: () => ({ current: runner.get(endpoint.name)?.readyInstances() ?? 0, desired: count }),
       });
     }

@@ -3,7 +3,7 @@
  * instance that stops answering /ping, and the demo endpoint served with no config at all.
  */
 import { spawn } from 'node:child_process';
-import { InvokeEndpointAsyncCommand } from '@aws-sdk/client-sagemaker-runtime';
+import { InvokeEndpointAsyncCommand, InvokeEndpointCommand } from '@aws-sdk/client-sagemaker-runtime';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../src/models/free-port.js';
 import { CONTROL_MODEL, controlEndpoint, startServer, waitFor, waitForObject } from './support/server.js';
@@ -42,6 +42,18 @@ describe('model instances', () => {
       expect(healthyPid).not.toBe(sickPid);
     } finally {
       await server.stop();
+    }
+  });
+
+  it('serves a config-file endpoint without asyncInferenceConfig in real time', async () => {
+    const server = await startServer({ config: { endpoints: [{ name: 'live', model: { command: [process.execPath, CONTROL_MODEL] } }] } });
+    try {
+      const res = await server.client.send(new InvokeEndpointCommand({ EndpointName: 'live', ContentType: 'text/plain', Body: Buffer.from('now') }));
+      expect(Buffer.from(JSON.parse(Buffer.from(res.Body!).toString()).bodyBase64, 'base64').toString()).toBe('now');
+      const refused = await server.client.send(new InvokeEndpointAsyncCommand({ EndpointName: 'live', Body: Buffer.from('x') })).catch((e: Error) => e);
+      expect((refused as Error).message).toMatch(/^Endpoint live is a real-time endpoint/);
+    } finally {
+      expect(await server.stop()).toBe(0);
     }
   });
 

@@ -53,7 +53,8 @@ const EndpointSchema = z.strictObject({
   instances: z.strictObject({
     initial: z.number().int().min(0).max(64).default(1),
   }).default({ initial: 1 }),
-  asyncInferenceConfig: AsyncInferenceConfigSchema,
+  /** Without it the endpoint is real-time: InvokeEndpoint, no queue. */
+  asyncInferenceConfig: AsyncInferenceConfigSchema.optional(),
 }).superRefine((ep, ctx) => {
   if (ep.model.url !== undefined && ep.instances.initial > 1) {
     ctx.addIssue({ code: 'custom', path: ['instances', 'initial'], message: 'an endpoint with model.url has exactly one instance (the URL); set instances.initial to 1 or use model.command' });

@@ -5,8 +5,8 @@ import { AppError } from '../../errors.js';
 export interface ConfiguredEndpoint {
   name: string;
   variantName: string;
-  /** The AsyncInferenceConfig as configured. */
-  asyncInferenceConfig: object;
+  /** The AsyncInferenceConfig as configured; absent for a real-time endpoint. */
+  asyncInferenceConfig?: object;
   createdAtMs: number;
   instances(): { current: number; desired: number };
 }

@@ -45,7 +45,7 @@ function describeConfigured(ctx: ControlPlaneContext, ep: ConfiguredEndpoint): R
     EndpointStatus: 'InService',
     CreationTime: time,
     LastModifiedTime: time,
-    AsyncInferenceConfig: ep.asyncInferenceConfig,
+    ...(ep.asyncInferenceConfig && { AsyncInferenceConfig: ep.asyncInferenceConfig }),
   };
 }
 
