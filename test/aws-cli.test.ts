@@ -2,14 +2,11 @@
  * The AWS CLI (Debian's awscli) against the server, for the InputLocation path: its botocore
  * predates inline Body, so InputLocation is the only way it can invoke.
  */
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IRIS_MODEL, objectFile, startServer, waitForObject, type ServerProcess } from './support/server.js';
+import { IRIS_MODEL, objectFile, runCommand, startServer, waitForObject, type ServerProcess } from './support/server.js';
 
-const run = promisify(execFile);
 // Debian's package; a pip-installed aws earlier in PATH may be another major version.
 const AWS = existsSync('/usr/bin/aws') ? '/usr/bin/aws' : 'aws';
 
@@ -30,15 +27,9 @@ afterAll(async () => {
   await server.stop();
 });
 
-async function aws(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function aws(...args: string[]) {
   const env = { ...process.env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_DEFAULT_REGION: 'us-east-1', AWS_PAGER: '' };
-  try {
-    const { stdout, stderr } = await run(AWS, [...args, '--endpoint-url', server.url, '--output', 'json'], { env });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+  return runCommand(AWS, [...args, '--endpoint-url', server.url, '--output', 'json'], env);
 }
 
 describe('aws sagemaker-runtime invoke-endpoint-async', () => {

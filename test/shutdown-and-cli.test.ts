@@ -2,24 +2,14 @@
  * The command a user runs: help, config errors listed at once, one server per data dir, and a
  * graceful SIGTERM that finishes (or returns) running work, stops the instances and exits 0.
  */
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { InvokeEndpointAsyncCommand } from '@aws-sdk/client-sagemaker-runtime';
 import { describe, expect, it } from 'vitest';
-import { CLI, controlEndpoint, invocationRows, startServer, tempDir, waitFor, waitForObject, isAlive } from './support/server.js';
+import { CLI, controlEndpoint, invocationRows, startServer, tempDir, waitFor, waitForObject, isAlive, runCommand } from './support/server.js';
 
-const run = promisify(execFile);
-
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args]);
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+function cli(...args: string[]) {
+  return runCommand(process.execPath, [CLI, ...args]);
 }
 
 describe('asyncinfer CLI', () => {

@@ -16,6 +16,8 @@ export interface DeployedEndpoint {
   async?: { maxConcurrencyPerInstance: number; s3OutputPath: string; s3FailurePath?: string };
 }
 
+export type RunningEndpoint = DeployedEndpoint & { ready(): readonly Instance[]; readyInstances(): number; onChange(listener: () => void): () => void };
+
 export interface EndpointRunner {
   deploy(endpoint: DeployedEndpoint, pool: InstancePool): Promise<void>;
   /**
@@ -30,19 +32,24 @@ export interface EndpointRunner {
   waitUntilReady(name: string, count: number, timeoutMs: number): Promise<boolean>;
   /** Stops dispatching (running invocations get the grace period), then stops the instances. */
   undeploy(name: string): Promise<void>;
-  get(name: string): (DeployedEndpoint & { ready(): readonly Instance[]; readyInstances(): number; onChange(listener: () => void): () => void }) | undefined;
+  /** On the accept path: a lookup, nothing built per call. */
+  get(name: string): RunningEndpoint | undefined;
   stopAll(): Promise<void>;
 }
 
 export function createEndpointRunner(options: { queue: InvocationQueue; runDeps: RunDeps; logger: Logger; shutdownGraceMs: number }): EndpointRunner {
-  const running = new Map<string, { endpoint: DeployedEndpoint; pool: InstancePool; dispatcher?: Dispatcher }>();
+  const running = new Map<string, { endpoint: DeployedEndpoint; pool: InstancePool; dispatcher?: Dispatcher; view: RunningEndpoint }>();
+  const entry = (endpoint: DeployedEndpoint, pool: InstancePool, dispatcher: Dispatcher | undefined) => ({
+    endpoint, pool, dispatcher,
+    view: { ...endpoint, ready: () => pool.ready(), readyInstances: () => pool.ready().length, onChange: (l: () => void) => pool.onChange(l) },
+  });
 
   async function undeploy(name: string): Promise<void> {
-    const entry = running.get(name);
-    if (!entry) return;
+    const current = running.get(name);
+    if (!current) return;
     running.delete(name);
-    await entry.dispatcher?.stop(options.shutdownGraceMs);
-    await entry.pool.stop();
+    await current.dispatcher?.stop(options.shutdownGraceMs);
+    await current.pool.stop();
   }
 
   function startDispatcher(endpoint: DeployedEndpoint, pool: InstancePool): Dispatcher | undefined {
@@ -61,7 +68,7 @@ export function createEndpointRunner(options: { queue: InvocationQueue; runDeps:
     async deploy(endpoint, pool) {
       await undeploy(endpoint.name);
       await pool.start();
-      running.set(endpoint.name, { endpoint, pool, dispatcher: startDispatcher(endpoint, pool) });
+      running.set(endpoint.name, entry(endpoint, pool, startDispatcher(endpoint, pool)));
     },
     async replace(endpoint, pool, readyTimeoutMs) {
       await pool.start();
@@ -70,7 +77,7 @@ export function createEndpointRunner(options: { queue: InvocationQueue; runDeps:
         return false;
       }
       const old = running.get(endpoint.name);
-      running.set(endpoint.name, { endpoint, pool, dispatcher: startDispatcher(endpoint, pool) });
+      running.set(endpoint.name, entry(endpoint, pool, startDispatcher(endpoint, pool)));
       if (old) {
         await old.dispatcher?.stop(options.shutdownGraceMs);
         await old.pool.stop();
@@ -78,15 +85,11 @@ export function createEndpointRunner(options: { queue: InvocationQueue; runDeps:
       return true;
     },
     async waitUntilReady(name, count, timeoutMs) {
-      const entry = running.get(name);
-      return entry ? readyWithin(entry.pool, count, timeoutMs) : false;
+      const current = running.get(name);
+      return current ? readyWithin(current.pool, count, timeoutMs) : false;
     },
     undeploy,
-    get(name) {
-      const entry = running.get(name);
-      if (!entry) return undefined;
-      return { ...entry.endpoint, ready: () => entry.pool.ready(), readyInstances: () => entry.pool.ready().length, onChange: (l) => entry.pool.onChange(l) };
-    },
+    get: (name) => running.get(name)?.view,
     async stopAll() {
       await Promise.all([...running.keys()].map(undeploy));
     },
