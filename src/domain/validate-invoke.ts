@@ -39,7 +39,8 @@ const STRING_MEMBERS: readonly StringMember[] = ['contentType', 'accept', 'custo
 
 const ASCII = { pattern: /^[\x00-\x7F]*$/, patternText: '\\p{ASCII}*' };
 
-const rules = {
+/** The runtime API's header rules (spec §1.2); real-time InvokeEndpoint uses the same ones. */
+export const runtimeRules = {
   endpointName: { member: 'endpointName', min: 1, max: 63, pattern: /^[a-zA-Z0-9](-*[a-zA-Z0-9])*$/, patternText: '^[a-zA-Z0-9](-*[a-zA-Z0-9])*' },
   contentType: { member: 'contentType', min: 0, max: 1024, ...ASCII },
   accept: { member: 'accept', min: 0, max: 1024, ...ASCII },
@@ -64,7 +65,7 @@ export function validateInvokeAsync(raw: RawInvokeAsync): ValidInvokeAsync {
     return n;
   };
 
-  c.string(rules.endpointName.member, raw.endpointName, rules.endpointName);
+  c.string(runtimeRules.endpointName.member, raw.endpointName, runtimeRules.endpointName);
   const valid: ValidInvokeAsync = {
     endpointName: raw.endpointName,
     requestTtlSeconds: integer('requestTTLSeconds', raw.requestTtlSeconds, 60, 21600, DEFAULT_REQUEST_TTL_SECONDS),
@@ -72,7 +73,7 @@ export function validateInvokeAsync(raw: RawInvokeAsync): ValidInvokeAsync {
   };
   for (const key of STRING_MEMBERS) {
     const value = raw[key];
-    c.string(rules[key].member, value, rules[key]);
+    c.string(runtimeRules[key].member, value, runtimeRules[key]);
     if (value !== undefined) valid[key] = value;
   }
   if (raw.body.byteLength > MAX_BODY_BYTES) c.add(bodyTooLargeProblem());

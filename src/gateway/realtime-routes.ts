@@ -7,13 +7,13 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { request as httpRequest } from 'undici';
-import { constraints } from '../domain/index.js';
+import { constraints, runtimeRules } from '../domain/index.js';
 import { AppError } from '../errors.js';
 import type { Instance } from '../models/index.js';
 import { endpointNotFound, type RuntimeEndpoint } from './accept-invocation.js';
 
 /** SageMaker's real-time limits: 6 MB payloads, 60 s for the container to answer. */
-export const REALTIME_MAX_BODY_BYTES = 6 * 1024 * 1024;
+const REALTIME_MAX_BODY_BYTES = 6 * 1024 * 1024;
 const REALTIME_TIMEOUT_MS = 60_000;
 
 export interface RealtimeDeps {
@@ -29,11 +29,15 @@ export function registerRealtimeRoutes(app: FastifyInstance, deps: RealtimeDeps)
     const name = request.params.endpointName;
     const header = (h: string) => request.headers[h] as string | undefined;
     const c = constraints();
-    c.string('endpointName', name, { max: 63, pattern: /^[a-zA-Z0-9](-*[a-zA-Z0-9])*$/, patternText: '^[a-zA-Z0-9](-*[a-zA-Z0-9])*' });
-    for (const [member, value] of [['contentType', header('content-type')], ['accept', header('accept')], ['customAttributes', header('x-amzn-sagemaker-custom-attributes')]] as const) {
-      c.string(member, value, { max: 1024, pattern: /^[\x00-\x7F]*$/, patternText: '\\p{ASCII}*', sensitive: member === 'customAttributes' });
+    c.string(runtimeRules.endpointName.member, name, runtimeRules.endpointName);
+    for (const [rule, value] of [
+      [runtimeRules.contentType, header('content-type')],
+      [runtimeRules.accept, header('accept')],
+      [runtimeRules.customAttributes, header('x-amzn-sagemaker-custom-attributes')],
+      [runtimeRules.inferenceId, header('x-amzn-sagemaker-inference-id')],
+    ] as const) {
+      c.string(rule.member, value, rule);
     }
-    c.string('inferenceId', header('x-amzn-sagemaker-inference-id'), { min: 1, max: 64, pattern: /^[\x21-\x7E][\x20-\x7E]*$/, patternText: '\\A\\S[\\p{Print}]*\\z' });
     const problems = c.message();
     if (problems) throw new AppError('ValidationError', problems);
 

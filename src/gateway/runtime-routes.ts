@@ -5,7 +5,7 @@
  * is the inline Body whatever it claims to be.
  */
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { bodyTooLargeError, MAX_BODY_BYTES } from '../domain/index.js';
@@ -38,21 +38,17 @@ export function registerRuntimeRoutes(app: FastifyInstance, deps: AcceptDeps, lo
 
   app.post<{ Params: { endpointName: string } }>('/endpoints/:endpointName/async-invocations', { bodyLimit: MAX_BODY_BYTES }, async (request, reply) => {
     const h = request.headers;
-    const one = (name: string) => {
-      const v = h[name];
-      return Array.isArray(v) ? v.join(',') : v;
-    };
     const accepted = await acceptInvocation(deps, {
       endpointName: request.params.endpointName,
-      contentType: one('x-amzn-sagemaker-content-type'),
-      accept: one('x-amzn-sagemaker-accept'),
-      customAttributes: one('x-amzn-sagemaker-custom-attributes'),
-      inferenceId: one('x-amzn-sagemaker-inference-id'),
-      inputLocation: one('x-amzn-sagemaker-inputlocation'),
-      s3OutputPathExtension: one('x-amzn-sagemaker-s3outputpathextension'),
-      filename: one('x-amzn-sagemaker-filename'),
-      requestTtlSeconds: one('x-amzn-sagemaker-requestttlseconds'),
-      invocationTimeoutSeconds: one('x-amzn-sagemaker-invocationtimeoutseconds'),
+      contentType: one(h, 'x-amzn-sagemaker-content-type'),
+      accept: one(h, 'x-amzn-sagemaker-accept'),
+      customAttributes: one(h, 'x-amzn-sagemaker-custom-attributes'),
+      inferenceId: one(h, 'x-amzn-sagemaker-inference-id'),
+      inputLocation: one(h, 'x-amzn-sagemaker-inputlocation'),
+      s3OutputPathExtension: one(h, 'x-amzn-sagemaker-s3outputpathextension'),
+      filename: one(h, 'x-amzn-sagemaker-filename'),
+      requestTtlSeconds: one(h, 'x-amzn-sagemaker-requestttlseconds'),
+      invocationTimeoutSeconds: one(h, 'x-amzn-sagemaker-invocationtimeoutseconds'),
       body: (request.body as Buffer | undefined) ?? EMPTY,
     });
     reply.code(202)
@@ -77,4 +73,9 @@ function discardRestOfBody(raw: IncomingMessage, reply: FastifyReply): void {
     if (discarded > MAX_DISCARD_BYTES) raw.socket.destroy();
   });
   raw.resume();
+}
+
+function one(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value.join(',') : value;
 }

@@ -1,5 +1,8 @@
 import { request } from 'undici';
 
+/** Failed pings in a row after which a ready instance counts as lost (replaced, or taken out of use). */
+export const UNHEALTHY_AFTER_FAILED_PINGS = 3;
+
 /** The container contract's health check: `GET /ping` answered 200 within the timeout (2 s on SageMaker). */
 export async function ping(url: string, timeoutMs = 2000): Promise<boolean> {
   try {

@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { freePort } from './free-port.js';
 import type { Instance, InstancePool } from './instance-pool.js';
 import type { InstanceRegistry } from './orphans.js';
-import { ping } from './ping.js';
+import { ping, UNHEALTHY_AFTER_FAILED_PINGS } from './ping.js';
 
 export interface ProcessPoolOptions {
   endpointName: string;
@@ -23,8 +23,6 @@ export interface ProcessPoolOptions {
   logger: Logger;
   registry: InstanceRegistry;
   pingIntervalMs?: number;
-  /** Consecutive failed pings after which a ready instance is replaced. */
-  unhealthyAfterPings?: number;
   /** SIGTERM, then SIGKILL after this long (SageMaker waits 30 s). */
   stopGraceMs?: number;
 }
@@ -35,7 +33,6 @@ const MAX_BACKOFF_MS = 30_000;
 export function createProcessPool(options: ProcessPoolOptions): InstancePool {
   const { logger } = options;
   const pingIntervalMs = options.pingIntervalMs ?? 5000;
-  const unhealthyAfter = options.unhealthyAfterPings ?? 3;
   const stopGraceMs = options.stopGraceMs ?? 10_000;
   const events = new EventEmitter();
   const readyInstances = new Map<string, Instance>();
@@ -103,7 +100,7 @@ export function createProcessPool(options: ProcessPoolOptions): InstancePool {
     return 'stopping';
   }
 
-  /** Resolves with the reason when the instance exits or fails `unhealthyAfter` pings in a row. */
+  /** Resolves with the reason when the instance exits or fails UNHEALTHY_AFTER_FAILED_PINGS pings in a row. */
   async function watch(url: string, exited: Promise<string>): Promise<string> {
     let failed = 0;
     for (;;) {
@@ -112,7 +109,7 @@ export function createProcessPool(options: ProcessPoolOptions): InstancePool {
       if (next === 'stop') return 'stopping';
       if (next !== 'tick') return `it ${next}`;
       failed = (await ping(url, 2000)) ? 0 : failed + 1;
-      if (failed >= unhealthyAfter) return `it failed ${failed} health checks (GET /ping) in a row`;
+      if (failed >= UNHEALTHY_AFTER_FAILED_PINGS) return `it failed ${failed} health checks (GET /ping) in a row`;
     }
   }
 

@@ -7,9 +7,7 @@ import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Instance, InstancePool } from './instance-pool.js';
-import { ping } from './ping.js';
-
-const UNHEALTHY_AFTER_PINGS = 3;
+import { ping, UNHEALTHY_AFTER_FAILED_PINGS } from './ping.js';
 
 export interface UrlPoolOptions {
   endpointName: string;
@@ -29,7 +27,7 @@ export function createUrlPool(options: UrlPoolOptions): InstancePool {
   async function watch(): Promise<void> {
     while (!stopping.signal.aborted) {
       failed = (await ping(instance.url, 2000)) ? 0 : failed + 1;
-      const ok = ready ? failed < UNHEALTHY_AFTER_PINGS : failed === 0;
+      const ok = ready ? failed < UNHEALTHY_AFTER_FAILED_PINGS : failed === 0;
       if (ok !== ready) {
         ready = ok;
         options.logger[ok ? 'info' : 'warn']({ instance: instance.id, url: instance.url }, ok ? 'model URL ready' : 'model URL not answering GET /ping');

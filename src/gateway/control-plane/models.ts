@@ -4,7 +4,7 @@ import { AppError } from '../../errors.js';
 import { alreadyExists, arn, type ControlPlaneContext } from './context.js';
 import { storedResourceOps } from './stored-resource-ops.js';
 
-export const MODEL_NAME = { min: 1, max: 63, pattern: /^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$/, patternText: '^[a-zA-Z0-9]([\\-a-zA-Z0-9]*[a-zA-Z0-9])?$' };
+const MODEL_NAME = { min: 1, max: 63, pattern: /^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$/, patternText: '^[a-zA-Z0-9]([\\-a-zA-Z0-9]*[a-zA-Z0-9])?$' };
 
 interface ContainerDefinition {
   Image?: string;
