@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import { createSqliteCatalog } from './catalog/index.js';
+import { createMetrics } from './metrics/index.js';
 import type { ResolvedConfig } from './config/index.js';
 import { AppError } from './errors.js';
 import { bringUp, createGateway, type ConfiguredEndpoint, type ControlPlaneContext, type EndpointDeployer, type EndpointDeployment } from './gateway/index.js';
@@ -61,8 +62,9 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
     await catalog.start();
     teardown.push({ name: 'catalog', stop: () => catalog.stop() });
 
+    const metrics = createMetrics();
     const store = createFsObjectStore({ root: path.join(config.dataDir, 's3') });
-    const runDeps: RunDeps = { queue, store, logger };
+    const runDeps: RunDeps = { queue, store, logger, metrics };
     const runner = createEndpointRunner({ queue, runDeps, logger, shutdownGraceMs: config.shutdownGraceSeconds * 1000 });
     teardown.push({ name: 'endpoints', stop: () => runner.stopAll() });
     const makePool = (name: string, model: ModelSpec, count: number) => createPool(config, name, model, count, registry, logger.child({ endpoint: name }));
@@ -112,7 +114,7 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
     const gateway = createGateway({
       host: config.host, port: config.port, logger, queue, accountId: config.accountId,
       findEndpoint: (name) => runner.get(name),
-      controlPlane,
+      controlPlane, metrics,
     });
     const url = await gateway.start();
     teardown.push({ name: 'gateway', stop: () => gateway.stop() });

@@ -43,6 +43,7 @@ SYNOPSIS
           [--config <value>]
           [--host <value>]
           [--port <value>]
+          [--s3-port <value>]
           [--data-dir <value>]
           [--log-level <value>]
 
@@ -57,6 +58,11 @@ OPTIONS
        --port (integer)
           Port to listen on (0 picks a free one). Default 8080. Also
           ASYNCINFER_PORT.
+
+       --s3-port (integer)
+          Port of the embedded store's S3 API (0 picks a free one), for
+          "aws s3 cp" and the S3 SDKs with path-style addressing. Default
+          9000. Also ASYNCINFER_S3_PORT. Off when storage.type is "s3".
 
        --data-dir (string)
           Where the queue and the embedded object store live. Default
@@ -73,7 +79,7 @@ EXAMPLES
 
        Serve your own endpoints:
 
-          asyncinfer serve --config asyncinfer.yaml --port 9000
+          asyncinfer serve --config asyncinfer.yaml --port 8090
 
        Invoke it with the AWS CLI (any credentials; signatures are not checked):
 

@@ -31,7 +31,7 @@ async function serve(args: string[]): Promise<number> {
     ({ values } = parseArgs({
       args,
       options: {
-        config: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' },
+        config: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, 's3-port': { type: 'string' },
         'data-dir': { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -52,6 +52,7 @@ async function serve(args: string[]): Promise<number> {
       flags: {
         host: values.host,
         port: values.port === undefined ? undefined : Number(values.port),
+        s3Port: values['s3-port'] === undefined ? undefined : Number(values['s3-port']),
         dataDir: values['data-dir'],
         logLevel: values['log-level'],
       },

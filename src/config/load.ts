@@ -14,7 +14,7 @@ export interface ConfigSources {
   /** JSON or YAML file; without one the demo endpoint is served. */
   file?: string;
   env?: Record<string, string | undefined>;
-  flags?: { host?: string; port?: number; dataDir?: string; logLevel?: string };
+  flags?: { host?: string; port?: number; s3Port?: number; dataDir?: string; logLevel?: string };
 }
 
 export interface ResolvedConfig extends Config {
@@ -26,7 +26,10 @@ export interface ResolvedConfig extends Config {
   demo: boolean;
 }
 
-const ENV = { ASYNCINFER_HOST: 'host', ASYNCINFER_PORT: 'port', ASYNCINFER_DATA_DIR: 'dataDir', ASYNCINFER_LOG_LEVEL: 'logLevel' } as const;
+const ENV = {
+  ASYNCINFER_HOST: 'host', ASYNCINFER_PORT: 'port', ASYNCINFER_S3_PORT: 's3Port', ASYNCINFER_DATA_DIR: 'dataDir', ASYNCINFER_LOG_LEVEL: 'logLevel',
+} as const;
+const NUMERIC = new Set<string>(['port', 's3Port']);
 
 export function loadConfig(sources: ConfigSources = {}): ResolvedConfig {
   const env = sources.env ?? {};
@@ -35,10 +38,12 @@ export function loadConfig(sources: ConfigSources = {}): ResolvedConfig {
   const fromEnv: Record<string, unknown> = {};
   for (const [name, key] of Object.entries(ENV)) {
     const value = env[name];
-    if (value !== undefined && value !== '') fromEnv[key] = key === 'port' ? Number(value) : value;
+    if (value !== undefined && value !== '') fromEnv[key] = NUMERIC.has(key) ? Number(value) : value;
   }
   const flags = Object.fromEntries(Object.entries(sources.flags ?? {}).filter(([, v]) => v !== undefined));
-  const merged = { ...(fromFile as object), ...fromEnv, ...flags };
+  const { s3Port, ...merged } = { ...(fromFile as Record<string, unknown>), ...fromEnv, ...flags };
+  // --s3-port is the one flag for a nested key.
+  if (s3Port !== undefined) merged.s3Api = { ...(merged.s3Api as object | undefined), port: s3Port };
 
   const parsed = ConfigSchema.safeParse(merged);
   if (!parsed.success) {

@@ -4,6 +4,7 @@
  * users can paste what they already have.
  */
 import { z } from 'zod';
+import { durationMs } from './duration.js';
 
 const S3_PATH_RULE = 'must be an s3:// URI such as s3://bucket/prefix (the pattern is (https|s3)://([^/]+)/?(.*); this server writes outputs only to s3:// paths)';
 const s3Path = z.string().max(512).regex(/^s3:\/\/[^/]+\/?.*$/, S3_PATH_RULE)
@@ -72,11 +73,53 @@ const ImageSchema = z.strictObject({
   }
 });
 
+const region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must be an AWS region name such as us-east-1');
+const httpUrl = z.string().regex(/^https?:\/\/[^/]+/, 'must be an http:// or https:// URL');
+/** Static keys; without them the AWS SDK's default chain is used (environment, profile, instance role). */
+const Credentials = z.strictObject({
+  accessKeyId: z.string().min(1),
+  secretAccessKey: z.string().min(1),
+  sessionToken: z.string().min(1).optional(),
+});
+
+const StorageSchema = z.discriminatedUnion('type', [
+  /** Objects are files in <dataDir>/s3; the embedded S3 API serves them. */
+  z.strictObject({ type: z.literal('fs') }),
+  /** AWS S3 or any S3-compatible server (MinIO, SeaweedFS, R2, ...). */
+  z.strictObject({
+    type: z.literal('s3'),
+    endpoint: httpUrl.optional(),
+    region: region.default('us-east-1'),
+    /** Path-style addressing (http://host/bucket/key); most S3-compatible servers need it. */
+    forcePathStyle: z.boolean().default(false),
+    credentials: Credentials.optional(),
+  }),
+], { error: 'must be {"type": "fs"} or {"type": "s3", "region": ..., "endpoint"?: ..., "forcePathStyle"?: ..., "credentials"?: ...}' });
+
+/** Standard Webhooks secrets: "whsec_" and the base64 of the key bytes. */
+const WEBHOOK_SECRET = /^whsec_[A-Za-z0-9+/]{16,}={0,2}$/;
+const WebhookTarget = z.strictObject({
+  webhook: httpUrl,
+  secret: z.string().regex(WEBHOOK_SECRET, 'must be a Standard Webhooks secret: "whsec_" followed by base64 of at least 12 random bytes (e.g. "whsec_" + `openssl rand -base64 32`)').optional(),
+  /** Extra headers sent with every delivery (an Authorization header, say). */
+  headers: z.record(z.string(), z.string()).default({}),
+});
+const SnsTarget = z.strictObject({
+  sns: z.strictObject({
+    /** Defaults to the region in the topic ARN. */
+    region: region.optional(),
+    /** An SNS-compatible server instead of AWS (LocalStack, say). */
+    endpoint: httpUrl.optional(),
+    credentials: Credentials.optional(),
+  }),
+});
+const NotificationTarget = z.union([WebhookTarget, SnsTarget], { error: 'must be {"webhook": "https://...", "secret"?: "whsec_..."} or {"sns": {"region"?: ..., "endpoint"?: ...}}' });
+
 export const ConfigSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),
   port: z.number().int().min(0).max(65535).default(8080),
   dataDir: z.string().min(1).default('./.asyncinfer'),
-  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must be an AWS region name such as us-east-1').default('us-east-1'),
+  region: region.default('us-east-1'),
   accountId: z.string().regex(/^\d{12}$/, 'must be 12 digits').default('123456789012'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** On SIGTERM, how long running invocations may take to finish before they go back to the queue. */
@@ -84,6 +127,26 @@ export const ConfigSchema = z.strictObject({
   endpoints: z.array(EndpointSchema).default([]),
   /** Images that CreateModel's PrimaryContainer.Image may name, e.g. "iris:1". */
   images: z.record(z.string().min(1), ImageSchema).default({}),
+  /** Where objects live. */
+  storage: StorageSchema.default({ type: 'fs' }),
+  /** The S3 API of the embedded store (storage.type "fs" only), on its own port. */
+  s3Api: z.strictObject({
+    enabled: z.boolean().default(true),
+    port: z.number().int().min(0).max(65535).default(9000),
+  }).default({ enabled: true, port: 9000 }),
+  /**
+   * Where the SNS topics of NotificationConfig deliver. A topic that is not listed publishes to
+   * AWS SNS itself, in the ARN's region, as SageMaker would.
+   */
+  topics: z.record(snsTopic, z.array(NotificationTarget).min(1)).default({}),
+  /** How notifications are retried: exponential backoff with full jitter, then kept for replay. */
+  notifications: z.strictObject({
+    maxAttempts: z.number().int().min(1).max(100).default(10),
+    initialBackoff: durationMs(10, 3_600_000).default(1000),
+    maxBackoff: durationMs(10, 86_400_000).default(300_000),
+    /** One delivery attempt (connect, send, answer) may take this long. */
+    timeout: durationMs(100, 300_000).default(10_000),
+  }).default({ maxAttempts: 10, initialBackoff: 1000, maxBackoff: 300_000, timeout: 10_000 }),
 }).superRefine((config, ctx) => {
   const seen = new Set<string>();
   config.endpoints.forEach((ep, i) => {
@@ -98,3 +161,5 @@ export type EndpointConfig = Config['endpoints'][number];
 export type ModelConfig = EndpointConfig['model'];
 export type AsyncInferenceConfig = z.output<typeof AsyncInferenceConfigSchema>;
 export type ImageConfig = z.output<typeof ImageSchema>;
+export type StorageConfig = Config['storage'];
+export type NotificationTargetConfig = z.output<typeof NotificationTarget>;

@@ -4,3 +4,4 @@ export * from './s3-uri.js';
 export * from './validate-invoke.js';
 export * from './time-ordered-uuid.js';
 export * from './constraints.js';
+export type { NotificationDraft } from './notification.js';

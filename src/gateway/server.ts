@@ -1,6 +1,7 @@
 /** The HTTP front door: one Fastify instance, started and stopped with the rest of the server. */
 import Fastify from 'fastify';
 import type { Logger } from 'pino';
+import type { Metrics } from '../metrics/index.js';
 import type { AcceptDeps } from './accept-invocation.js';
 import { registerControlPlaneRoutes, type ControlPlaneContext } from './control-plane/index.js';
 import { registerRealtimeRoutes, type RealtimeDeps } from './realtime-routes.js';
@@ -12,6 +13,7 @@ export interface GatewayOptions extends AcceptDeps {
   logger: Logger;
   controlPlane: ControlPlaneContext;
   findEndpoint: RealtimeDeps['findEndpoint'];
+  metrics: Metrics;
 }
 
 export interface Gateway {
@@ -38,6 +40,10 @@ export function createGateway(options: GatewayOptions): Gateway {
   registerRuntimeRoutes(app, options, options.logger);
   registerRealtimeRoutes(app, { findEndpoint: options.findEndpoint, accountId: options.accountId, region: options.controlPlane.region });
   registerControlPlaneRoutes(app, options.controlPlane, options.logger);
+  app.get('/metrics', async (_req, reply) => {
+    const { registry } = options.metrics;
+    return reply.type(registry.contentType).send(await registry.metrics());
+  });
   return {
     async start() {
       await app.listen({ host: options.host, port: options.port });

@@ -16,7 +16,7 @@
  * Deliberately not here: priorities, retries of failed invocations (SageMaker does not retry),
  * cancellation, and how outcome objects are written (the worker does that before `complete`).
  */
-import type { Invocation, InvocationRequest, Outcome } from '../domain/index.js';
+import type { Invocation, InvocationRequest, NotificationDraft, Outcome } from '../domain/index.js';
 
 export interface Lease {
   invocation: Invocation;
@@ -33,8 +33,11 @@ export interface InvocationQueue {
   /** Queued invocations (any endpoint) whose RequestTTLSeconds ran out, leased for the expiry path. */
   leaseExpired(nowMs: number, limit: number, leaseMs: number): Promise<Lease[]>;
   extend(lease: Lease, leaseMs: number): Promise<boolean>;
-  /** Records the final state; the outcome object must already be written. */
-  complete(lease: Lease, outcome: Outcome): Promise<boolean>;
+  /**
+   * Records the final state, and in the same transaction puts `notifications` in the outbox; the
+   * outcome object must already be written. Durable when it resolves.
+   */
+  complete(lease: Lease, outcome: Outcome, notifications?: readonly NotificationDraft[]): Promise<boolean>;
   /** Gives the invocation back to the queue untouched (shutdown). */
   release(lease: Lease): Promise<boolean>;
   /** Returns invocations whose lease ran out to the queue; resolves to how many. */

@@ -11,21 +11,23 @@ import type { Logger } from 'pino';
 import { request } from 'undici';
 import { expiresAtMs, parseS3Uri, type Invocation, type Outcome } from '../domain/index.js';
 import { isAppError, toError } from '../errors.js';
+import type { Metrics } from '../metrics/index.js';
 import type { Instance } from '../models/index.js';
 import type { InvocationQueue, Lease } from '../queue/index.js';
 import { openLocation, type ObjectStore } from '../storage/index.js';
+import { recordOutcome } from './record-outcome.js';
 
 export interface RunDeps {
   queue: InvocationQueue;
   store: ObjectStore;
   logger: Logger;
+  metrics: Metrics;
   now?: () => number;
 }
 
 /** Why a run was aborted from outside; any other abort is the invocation timeout. */
 export const AbortReasons = { shutdown: 'shutdown', leaseLost: 'lease-lost' } as const;
 
-const FAILURE_BODY_PREVIEW = 512;
 
 export async function runInvocation(deps: RunDeps, lease: Lease, instance: Instance, signal: AbortSignal): Promise<void> {
   const inv = lease.invocation;
@@ -51,7 +53,7 @@ export async function runInvocation(deps: RunDeps, lease: Lease, instance: Insta
       : failureFromError(err, inv);
     await writeFailure(deps, inv, outcome);
   }
-  await record(deps, lease, outcome, now() - started);
+  await recordOutcome(deps, lease, outcome, now() - started);
 }
 
 /** The expiry path: a failure object saying so, then the `expired` state. */
@@ -75,7 +77,7 @@ export async function failQueued(deps: RunDeps, endpointName: string, failureRea
 /** An outcome decided without the model: the failure object, then the recorded state. */
 async function endWithoutModel(deps: RunDeps, lease: Lease, outcome: Outcome): Promise<void> {
   await writeFailure(deps, lease.invocation, outcome);
-  await record(deps, lease, outcome, 0);
+  await recordOutcome(deps, lease, outcome, 0);
 }
 
 async function callModel(deps: RunDeps, inv: Invocation, instance: Instance, signal: AbortSignal): Promise<Outcome> {
@@ -154,13 +156,4 @@ async function writeFailure(deps: RunDeps, inv: Invocation, outcome: Outcome): P
   } catch (err) {
     deps.logger.error({ err, id: inv.id, location: inv.failureLocation }, 'could not write the failure object');
   }
-}
-
-async function record(deps: RunDeps, lease: Lease, outcome: Outcome, ms: number): Promise<void> {
-  const inv = lease.invocation;
-  const recorded = await deps.queue.complete(lease, outcome);
-  const fields = { id: inv.id, inferenceId: inv.inferenceId, endpoint: inv.endpointName, state: outcome.state, modelStatus: outcome.modelStatus, ms };
-  if (!recorded) deps.logger.warn(fields, 'outcome not recorded: the lease was lost, another worker owns the invocation');
-  else if (outcome.state === 'completed') deps.logger.info(fields, 'invocation completed');
-  else deps.logger.info({ ...fields, failureReason: outcome.failureReason?.slice(0, FAILURE_BODY_PREVIEW) }, `invocation ${outcome.state}`);
 }

@@ -55,7 +55,7 @@ export function controlEndpoint(name: string, overrides: Record<string, unknown>
 
 export async function startServer(options: { config?: Record<string, unknown>; dataDir?: string; args?: string[]; waitForReady?: boolean } = {}): Promise<ServerProcess> {
   const dataDir = options.dataDir ?? tempDir();
-  const args = [CLI, 'serve', '--port', '0', '--data-dir', dataDir, ...(options.args ?? [])];
+  const args = [CLI, 'serve', '--port', '0', '--s3-port', '0', '--data-dir', dataDir, ...(options.args ?? [])];
   if (options.config) {
     const file = path.join(dataDir, '..', `${path.basename(dataDir)}-config.json`);
     writeFileSync(file, JSON.stringify(options.config));

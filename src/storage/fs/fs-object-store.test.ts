@@ -24,3 +24,9 @@ it.each(['..', 'UPPER', 'a', '.tmp', 'b/c'])('refuses the bucket %j', async (buc
   const err = await store.get({ bucket, key: 'k' }).catch((e: unknown) => e);
   expect(isAppError(err, 'ObjectKeyInvalid')).toBe(true);
 });
+
+it.each(['../escape', 'a/../../b', '/abs', 'a//b', 'a/./b', 'trailing/'])('refuses the key %j, which would leave the bucket folder or collide', async (key) => {
+  const store = createFsObjectStore({ root: mkdtempSync(path.join(tmpdir(), 'asyncinfer-fs-')) });
+  const err = await store.put({ bucket: 'b-1', key }, Buffer.from('x')).catch((e: unknown) => e);
+  expect(isAppError(err, 'ObjectKeyInvalid')).toBe(true);
+});
