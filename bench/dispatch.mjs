@@ -206,7 +206,7 @@ async function runDrain() {
     }],
   }, null, 2));
   const server = await startChild('asyncinfer', [...profileArgs(), SERVER_MAIN, 'serve', '--config', configFile,
-    '--port', '0', '--data-dir', dataDir, '--log-level', 'info'],
+    '--port', '0', '--s3-port', '0', '--data-dir', dataDir, '--log-level', 'info'],
   (line) => line.msg === 'asyncinfer listening' && line.url);
   let modelReadyAt;
   server.onLine = (line) => {

@@ -96,7 +96,7 @@ try {
       }],
     }, null, 2));
     const server = await startChild('asyncinfer', [...profileArgs('asyncinfer'), SERVER_MAIN, 'serve', '--config', configFile,
-      '--port', '0', '--data-dir', dataDir, '--log-level', 'info'],
+      '--port', '0', '--s3-port', '0', '--data-dir', dataDir, '--log-level', 'info'],
     (line) => line.msg === 'asyncinfer listening' && line.url, { env: childEnv('asyncinfer') });
     try {
       runs.asyncinfer = await measure('asyncinfer', server);

@@ -18,6 +18,16 @@ export const ErrorCodes = {
   ObjectNotFound: { status: 404, wireName: 'NoSuchKey', fault: 'client', retryable: false },
   ObjectKeyInvalid: { status: 400, wireName: 'InvalidArgument', fault: 'client', retryable: false },
   DataDirLocked: { status: 500, wireName: 'InternalFailure', fault: 'server', retryable: false },
+  // The embedded store's buckets and multipart uploads; the wire names are S3's (gateway/s3-api).
+  BucketNotFound: { status: 404, wireName: 'NoSuchBucket', fault: 'client', retryable: false },
+  BucketExists: { status: 409, wireName: 'BucketAlreadyOwnedByYou', fault: 'client', retryable: false },
+  BucketNotEmpty: { status: 409, wireName: 'BucketNotEmpty', fault: 'client', retryable: false },
+  UploadNotFound: { status: 404, wireName: 'NoSuchUpload', fault: 'client', retryable: false },
+  PartInvalid: { status: 400, wireName: 'InvalidPart', fault: 'client', retryable: false },
+  PartOrderInvalid: { status: 400, wireName: 'InvalidPartOrder', fault: 'client', retryable: false },
+  PartTooSmall: { status: 400, wireName: 'EntityTooSmall', fault: 'client', retryable: false },
+  RangeNotSatisfiable: { status: 416, wireName: 'InvalidRange', fault: 'client', retryable: false },
+  DigestMismatch: { status: 400, wireName: 'BadDigest', fault: 'client', retryable: false },
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -4,6 +4,7 @@
  * accepted before the queue can hold it, and closes first.
  */
 import { randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
@@ -11,10 +12,13 @@ import { createSqliteCatalog } from './catalog/index.js';
 import { createMetrics } from './metrics/index.js';
 import type { ResolvedConfig } from './config/index.js';
 import { AppError } from './errors.js';
-import { bringUp, createGateway, type ConfiguredEndpoint, type ControlPlaneContext, type EndpointDeployer, type EndpointDeployment } from './gateway/index.js';
+import { notificationSettings, type EndpointNotifications } from './domain/index.js';
+import { bringUp, createGateway, createS3Api, endpointNotifications, type ConfiguredEndpoint, type ControlPlaneContext, type EndpointDeployer, type EndpointDeployment } from './gateway/index.js';
 import { createInstanceRegistry, createProcessPool, createUrlPool, unpackModelData, type InstancePool, type InstanceRegistry } from './models/index.js';
+import type { Metrics } from './metrics/index.js';
+import { createDeliveryLoop, createSnsDeliverer, createTargetDeliverer, createWebhookDeliverer, targetsOf, type NotificationOutbox } from './notify/index.js';
 import { createSqliteQueue } from './queue/index.js';
-import { createFsObjectStore, openLocation } from './storage/index.js';
+import { createFsObjectStore, createS3ObjectStore, openLocation } from './storage/index.js';
 import { createEndpointRunner, createExpirySweeper, expireInvocation, failQueued, type DeployedEndpoint, type EndpointRunner, type RunDeps } from './worker/index.js';
 
 export interface RunningServer {
@@ -63,8 +67,32 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
     teardown.push({ name: 'catalog', stop: () => catalog.stop() });
 
     const metrics = createMetrics();
-    const store = createFsObjectStore({ root: path.join(config.dataDir, 's3') });
-    const runDeps: RunDeps = { queue, store, logger, metrics };
+    // The embedded store (objects are files) is also a BucketStore, which the S3 API serves.
+    const bucketStore = config.storage.type === 'fs' ? createFsObjectStore({ root: path.join(config.dataDir, 's3') }) : undefined;
+    const store = config.storage.type === 's3'
+      ? await createS3ObjectStore(config.storage)
+      : bucketStore!;
+    const s3Api = config.s3Api.enabled && bucketStore
+      ? createS3Api({ store: bucketStore, host: config.host, port: config.s3Api.port, region: config.region, logger })
+      : undefined;
+    const s3Url = await s3Api?.start();
+    if (s3Api) teardown.push({ name: 's3 api', stop: () => s3Api.stop() });
+    // Spooled responses of a previous run belong to invocations that will run again.
+    const spoolDir = path.join(config.dataDir, 'spool');
+    await rm(spoolDir, { recursive: true, force: true });
+    // Before the endpoints, so it stops after them: outcomes recorded while they drain are delivered.
+    teardown.push(...startNotifications(config, queue.outbox, metrics, logger));
+    // An endpoint's notification settings: the running one's, else as configured (expiry after a restart).
+    const endpointSettings = async (name: string): Promise<EndpointNotifications | undefined> => {
+      const running = runner.get(name);
+      if (!running) return endpointNotifications(controlPlane, name);
+      return { variantName: running.variantName, ...(running.async?.notification && { notification: running.async.notification }) };
+    };
+    const runDeps: RunDeps = {
+      queue, store, logger, metrics, spoolDir,
+      variantOf: (name) => runner.get(name)?.variantName ?? config.endpoints.find((e) => e.name === name)?.variantName ?? 'AllTraffic',
+      notifications: { region: config.region, endpoint: endpointSettings },
+    };
     const runner = createEndpointRunner({ queue, runDeps, logger, shutdownGraceMs: config.shutdownGraceSeconds * 1000 });
     teardown.push({ name: 'endpoints', stop: () => runner.stopAll() });
     const makePool = (name: string, model: ModelSpec, count: number) => createPool(config, name, model, count, registry, logger.child({ endpoint: name }));
@@ -74,14 +102,17 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
     for (const endpoint of config.endpoints) {
       const count = endpoint.model.url !== undefined ? 1 : endpoint.instances.initial;
       const asyncConfig = endpoint.asyncInferenceConfig;
+      const notification = notificationSettings(asyncConfig?.OutputConfig.NotificationConfig);
       await runner.deploy({
         name: endpoint.name,
+        variantName: endpoint.variantName,
         desiredInstances: count,
         ...(asyncConfig && {
           async: {
             maxConcurrencyPerInstance: asyncConfig.ClientConfig?.MaxConcurrentInvocationsPerInstance ?? 1,
             s3OutputPath: asyncConfig.OutputConfig.S3OutputPath,
             ...(asyncConfig.OutputConfig.S3FailurePath !== undefined && { s3FailurePath: asyncConfig.OutputConfig.S3FailurePath }),
+            ...(notification && { notification }),
           },
         }),
       }, makePool(endpoint.name, endpoint.model, count));
@@ -95,6 +126,7 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
     const controlPlane: ControlPlaneContext = {
       catalog, region: config.region, accountId: config.accountId, configuredEndpoints,
       deployer: createDeployer(config, runner, runDeps, makePool),
+      notifications: queue.outbox,
     };
     // Endpoints created through the API come back after a restart.
     for (const endpoint of await catalog.list('endpoint')) {
@@ -114,11 +146,11 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
     const gateway = createGateway({
       host: config.host, port: config.port, logger, queue, accountId: config.accountId,
       findEndpoint: (name) => runner.get(name),
-      controlPlane, metrics,
+      controlPlane, metrics, outbox: queue.outbox,
     });
     const url = await gateway.start();
     teardown.push({ name: 'gateway', stop: () => gateway.stop() });
-    logger.info({ url, dataDir: config.dataDir, endpoints: config.endpoints.map((e) => e.name) }, 'asyncinfer listening');
+    logger.info({ url, s3Url, dataDir: config.dataDir, endpoints: config.endpoints.map((e) => e.name) }, 'asyncinfer listening');
     return { url, stop: stopAll };
   } catch (err) {
     await stopAll();
@@ -154,7 +186,7 @@ function createDeployer(config: ResolvedConfig, runner: EndpointRunner, runDeps:
     };
     const count = url !== undefined ? 1 : d.instanceCount;
     return {
-      endpoint: { name: d.name, desiredInstances: count, ...(d.async && { async: d.async }) },
+      endpoint: { name: d.name, variantName: d.variantName, desiredInstances: count, ...(d.async && { async: d.async }) },
       pool: () => makePool(d.name, model, count),
     };
   }
@@ -169,13 +201,36 @@ function createDeployer(config: ResolvedConfig, runner: EndpointRunner, runDeps:
       return runner.replace(endpoint, pool(), d.startupTimeoutSeconds * 1000);
     },
     undeploy: (name) => runner.undeploy(name),
-    async retire(name, failureReason) {
+    async retire(name, failureReason, notifications) {
       await runner.undeploy(name);
-      await failQueued(runDeps, name, failureReason);
+      // The endpoint is gone from the runner now; its settings come with the call.
+      const deps = notifications ? { ...runDeps, notifications: { region: config.region, endpoint: () => notifications } } : runDeps;
+      await failQueued(deps, name, failureReason);
     },
     readyInstances: (name) => runner.get(name)?.readyInstances() ?? 0,
     waitUntilReady: (name, count, timeoutMs) => runner.waitUntilReady(name, count, timeoutMs),
   };
+}
+
+/**
+ * Notification delivery: the loop over the queue's outbox, with a webhook and an SNS deliverer.
+ * Returns the parts to stop, in start order (the deliverers outlive the loop that uses them).
+ */
+function startNotifications(config: ResolvedConfig, outbox: NotificationOutbox, metrics: Metrics, logger: Logger): { name: string; stop: () => Promise<void> }[] {
+  const deliverer = createTargetDeliverer({
+    webhook: createWebhookDeliverer({ timeoutMs: config.notifications.timeout }),
+    sns: createSnsDeliverer({ defaultRegion: config.region }),
+  });
+  const loop = createDeliveryLoop({
+    outbox, deliverer, metrics, logger: logger.child({ part: 'notifications' }),
+    targets: (topicArn) => targetsOf(config.topics, topicArn),
+    policy: {
+      maxAttempts: config.notifications.maxAttempts, initialBackoffMs: config.notifications.initialBackoff,
+      maxBackoffMs: config.notifications.maxBackoff, timeoutMs: config.notifications.timeout,
+    },
+  });
+  loop.start();
+  return [{ name: 'notification deliverers', stop: () => deliverer.stop() }, { name: 'notification delivery', stop: () => loop.stop() }];
 }
 
 function createPool(config: ResolvedConfig, name: string, model: ModelSpec, count: number, registry: InstanceRegistry, logger: Logger): InstancePool {

@@ -13,6 +13,9 @@ SYNOPSIS
 
 COMMANDS
        serve      Start the server (gateway, queue, workers, model instances).
+       notifications
+                  List notifications and their delivery attempts, or replay
+                  failed ones, on a running server.
        help       Show this page, or "asyncinfer help <command>".
 
 OPTIONS
@@ -88,4 +91,61 @@ EXAMPLES
               --endpoint-name demo \\
               --input-location s3://asyncinfer-demo/input/review.json \\
               --content-type application/json
+`;
+
+export const NOTIFICATIONS_HELP = `NAME
+       notifications -
+
+DESCRIPTION
+       Lists the notifications of a running server (the SageMaker events sent
+       to webhooks and SNS topics) with every delivery attempt, or replays
+       the ones that failed: they go back to pending with a fresh attempt
+       budget and are delivered again, with the same event id.
+
+       It calls the server's admin API (GET /admin/notifications and POST
+       /admin/notifications/replay) and prints its JSON answer.
+
+SYNOPSIS
+       asyncinfer notifications list
+          [--endpoint-url <value>]
+          [--state <value>]
+          [--endpoint-name <value>]
+          [--limit <value>]
+
+       asyncinfer notifications replay
+          [--endpoint-url <value>]
+          [--ids <value>]
+
+OPTIONS
+       --endpoint-url (string)
+          The server's URL. Default http://127.0.0.1:8080.
+
+       --state (string)
+          list: only notifications in this state: pending, delivered or
+          failed. replay: only failed is accepted.
+
+       --endpoint-name (string)
+          list: only notifications of this endpoint.
+
+       --limit (integer)
+          list: at most this many, newest first (1-1000). Default 100.
+
+       --ids (string)
+          replay: comma-separated notification ids (the "id" field of
+          "list", also the webhook-id header). Without it every failed
+          notification is replayed.
+
+EXAMPLES
+       What failed, and why:
+
+          asyncinfer notifications list --state failed
+
+       Replay everything that failed once the receiver is fixed:
+
+          asyncinfer notifications replay
+
+       Replay two of them, on a server on another port:
+
+          asyncinfer notifications replay --endpoint-url http://127.0.0.1:8090 \\
+              --ids result-0190e6a4-7f3c-7abc-8def-0123456789ab,test-0190e6a5-0000-7000-8000-000000000000
 `;

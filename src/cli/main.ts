@@ -5,14 +5,15 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/index.js';
 import { isAppError } from '../errors.js';
 import { createLogger, startServer } from '../main.js';
-import { MAIN_HELP, SERVE_HELP } from './help.js';
+import { MAIN_HELP, NOTIFICATIONS_HELP, SERVE_HELP } from './help.js';
+import { notificationsCommand } from './notifications-command.js';
 
 const EXIT_USAGE = 2;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
-    process.stdout.write(rest[0] === 'serve' ? SERVE_HELP : MAIN_HELP);
+    process.stdout.write(rest[0] === 'serve' ? SERVE_HELP : rest[0] === 'notifications' ? NOTIFICATIONS_HELP : MAIN_HELP);
     return 0;
   }
   if (command === '--version') {
@@ -21,6 +22,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === 'serve') return serve(rest);
+  if (command === 'notifications') return notificationsCommand(rest);
   process.stderr.write(`asyncinfer: unknown command "${command}". Run "asyncinfer --help" for the commands.\n`);
   return EXIT_USAGE;
 }

@@ -2,7 +2,9 @@
 import Fastify from 'fastify';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/index.js';
+import type { NotificationOutbox } from '../notify/index.js';
 import type { AcceptDeps } from './accept-invocation.js';
+import { registerAdminRoutes } from './admin-routes.js';
 import { registerControlPlaneRoutes, type ControlPlaneContext } from './control-plane/index.js';
 import { registerRealtimeRoutes, type RealtimeDeps } from './realtime-routes.js';
 import { registerRuntimeRoutes } from './runtime-routes.js';
@@ -14,6 +16,8 @@ export interface GatewayOptions extends AcceptDeps {
   controlPlane: ControlPlaneContext;
   findEndpoint: RealtimeDeps['findEndpoint'];
   metrics: Metrics;
+  /** Serves the admin API for notifications (list, replay) when given. */
+  outbox?: NotificationOutbox;
 }
 
 export interface Gateway {
@@ -40,6 +44,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   registerRuntimeRoutes(app, options, options.logger);
   registerRealtimeRoutes(app, { findEndpoint: options.findEndpoint, accountId: options.accountId, region: options.controlPlane.region });
   registerControlPlaneRoutes(app, options.controlPlane, options.logger);
+  if (options.outbox) registerAdminRoutes(app, options.outbox);
   app.get('/metrics', async (_req, reply) => {
     const { registry } = options.metrics;
     return reply.type(registry.contentType).send(await registry.metrics());

@@ -5,15 +5,24 @@
  */
 import type { Logger } from 'pino';
 import type { Instance, InstancePool } from '../models/index.js';
+import type { NotificationSettings } from '../domain/index.js';
 import type { InvocationQueue } from '../queue/index.js';
 import { createDispatcher, type Dispatcher } from './dispatcher.js';
 import { runInvocation, type RunDeps } from './run-invocation.js';
 
 export interface DeployedEndpoint {
   name: string;
+  /** The ProductionVariant's VariantName: a metrics label and part of every notification. */
+  variantName: string;
   desiredInstances: number;
   /** An asynchronous endpoint has a queue and a dispatcher; a real-time one is called directly. */
-  async?: { maxConcurrencyPerInstance: number; s3OutputPath: string; s3FailurePath?: string };
+  async?: {
+    maxConcurrencyPerInstance: number;
+    s3OutputPath: string;
+    s3FailurePath?: string;
+    /** OutputConfig.NotificationConfig; absent: no notifications. */
+    notification?: NotificationSettings;
+  };
 }
 
 export type RunningEndpoint = DeployedEndpoint & { ready(): readonly Instance[]; readyInstances(): number; onChange(listener: () => void): () => void };
@@ -52,13 +61,25 @@ export function createEndpointRunner(options: { queue: InvocationQueue; runDeps:
     await current.pool.stop();
   }
 
+  /**
+   * The deps of one dispatcher's runs: its outcomes notify with the settings it was deployed with,
+   * even while it drains after a replacement or an undeploy (when `get` no longer finds them).
+   */
+  function runDepsFor(endpoint: DeployedEndpoint): RunDeps {
+    const { notifications } = options.runDeps;
+    if (!notifications) return options.runDeps;
+    const own = { variantName: endpoint.variantName, ...(endpoint.async?.notification && { notification: endpoint.async.notification }) };
+    return { ...options.runDeps, notifications: { region: notifications.region, endpoint: (name) => (name === endpoint.name ? own : notifications.endpoint(name)) } };
+  }
+
   function startDispatcher(endpoint: DeployedEndpoint, pool: InstancePool): Dispatcher | undefined {
     if (!endpoint.async) return undefined;
+    const runDeps = runDepsFor(endpoint);
     const dispatcher = createDispatcher({
       endpointName: endpoint.name,
       maxConcurrencyPerInstance: endpoint.async.maxConcurrencyPerInstance,
       queue: options.queue, pool, logger: options.logger.child({ endpoint: endpoint.name }),
-      run: (lease, instance, signal) => runInvocation(options.runDeps, lease, instance, signal),
+      run: (lease, instance, signal) => runInvocation(runDeps, lease, instance, signal),
     });
     dispatcher.start();
     return dispatcher;

@@ -2,3 +2,4 @@ export { createDispatcher, type Dispatcher, type DispatcherOptions } from './dis
 export { createExpirySweeper } from './expiry-sweeper.js';
 export { AbortReasons, expireInvocation, failQueued, runInvocation, type RunDeps } from './run-invocation.js';
 export { createEndpointRunner, type DeployedEndpoint, type EndpointRunner } from './endpoint-runner.js';
+export type { ModelResponse, OutcomeNotifications } from './record-outcome.js';

@@ -1,8 +1,12 @@
 /**
- * Records an outcome: the final state in the queue, and (same transaction) its notifications in
- * the outbox. Called after the outcome object is written, never before.
+ * Records an outcome: the final state in the queue, and (same transaction) its notification in
+ * the outbox. Called after the outcome object is written, never before, for every outcome:
+ * success, model failure, timeout, expiry and failQueued.
+ *
+ * The event is built here, once, before the outcome is recorded: the outcome is recorded at most
+ * once (its lease fences it), so its event id is too, and a lost lease writes no event.
  */
-import type { Outcome } from '../domain/index.js';
+import { inferenceResultDraft, type EndpointNotifications, type Outcome } from '../domain/index.js';
 import type { Lease } from '../queue/index.js';
 import type { RunDeps } from './run-invocation.js';
 
@@ -15,11 +19,42 @@ export interface ModelResponse {
   body?: Uint8Array;
 }
 
+/** How an outcome finds what its notification needs. */
+export interface OutcomeNotifications {
+  /** The event's awsRegion. */
+  region: string;
+  /**
+   * The endpoint's variant and NotificationConfig, by name. The endpoint runner binds each
+   * dispatcher's own (an endpoint being replaced or deleted still notifies with the config its
+   * invocations ran under); other paths look it up, or pass it explicitly (failQueued).
+   */
+  endpoint(name: string): EndpointNotifications | undefined | Promise<EndpointNotifications | undefined>;
+}
+
 export async function recordOutcome(deps: RunDeps, lease: Lease, outcome: Outcome, ms: number, response?: ModelResponse): Promise<void> {
   const inv = lease.invocation;
-  const recorded = await deps.queue.complete(lease, outcome);
-  const fields = { id: inv.id, inferenceId: inv.inferenceId, endpoint: inv.endpointName, state: outcome.state, modelStatus: outcome.modelStatus, ms };
+  const draft = await notificationFor(deps, lease, outcome, response);
+  const recorded = await deps.queue.complete(lease, outcome, draft ? [draft] : []);
+  const fields = { id: inv.id, inferenceId: inv.inferenceId, endpoint: inv.endpointName, state: outcome.state, modelStatus: outcome.modelStatus, ms, ...(draft && { eventId: draft.eventId }) };
   if (!recorded) deps.logger.warn(fields, 'outcome not recorded: the lease was lost, another worker owns the invocation');
   else if (outcome.state === 'completed') deps.logger.info(fields, 'invocation completed');
   else deps.logger.info({ ...fields, failureReason: outcome.failureReason?.slice(0, FAILURE_BODY_PREVIEW) }, `invocation ${outcome.state}`);
+}
+
+async function notificationFor(deps: RunDeps, lease: Lease, outcome: Outcome, response: ModelResponse | undefined) {
+  const inv = lease.invocation;
+  if (!deps.notifications) return undefined;
+  let endpoint: EndpointNotifications | undefined;
+  try {
+    endpoint = await deps.notifications.endpoint(inv.endpointName);
+  } catch (err) {
+    // Recording the outcome matters more than its event; say loudly that one is missing.
+    deps.logger.error({ err, id: inv.id, endpoint: inv.endpointName }, 'could not look up the endpoint\'s NotificationConfig; the outcome is recorded without a notification');
+    return undefined;
+  }
+  if (!endpoint?.notification) return undefined;
+  return inferenceResultDraft({
+    region: deps.notifications.region, variantName: endpoint.variantName, invocation: inv, outcome,
+    eventTimeMs: (deps.now ?? Date.now)(), notification: endpoint.notification, ...(response && { response }),
+  });
 }

@@ -15,13 +15,21 @@ import type { Metrics } from '../metrics/index.js';
 import type { Instance } from '../models/index.js';
 import type { InvocationQueue, Lease } from '../queue/index.js';
 import { openLocation, type ObjectStore } from '../storage/index.js';
-import { recordOutcome } from './record-outcome.js';
+import { holdResponse, type HeldResponse } from './held-response.js';
+import { putWithRetries } from './put-with-retries.js';
+import { recordOutcome, type ModelResponse, type OutcomeNotifications } from './record-outcome.js';
 
 export interface RunDeps {
   queue: InvocationQueue;
   store: ObjectStore;
   logger: Logger;
   metrics: Metrics;
+  /** The variant an endpoint's metrics are labelled with. */
+  variantOf: (endpointName: string) => string;
+  /** Where large model responses wait while they are written. */
+  spoolDir: string;
+  /** How an outcome finds its endpoint's NotificationConfig; without it no events are written. */
+  notifications?: OutcomeNotifications;
   now?: () => number;
 }
 
@@ -39,21 +47,25 @@ export async function runInvocation(deps: RunDeps, lease: Lease, instance: Insta
   const started = now();
   const timeout = AbortSignal.timeout(inv.invocationTimeoutSeconds * 1000);
   const callSignal = AbortSignal.any([signal, timeout]);
-  let outcome: Outcome;
+  let result: Result;
   try {
-    outcome = await callModel(deps, inv, instance, callSignal);
+    result = await callModel(deps, inv, instance, callSignal);
   } catch (err) {
     if (signal.aborted) {
       if (signal.reason === AbortReasons.shutdown) await deps.queue.release(lease);
       deps.logger.info({ id: inv.id, inferenceId: inv.inferenceId, reason: signal.reason }, 'invocation interrupted; returned to the queue');
       return;
     }
-    outcome = timeout.aborted
-      ? { state: 'failed', failureReason: `ClientError: The model did not finish within InvocationTimeoutSeconds (${inv.invocationTimeoutSeconds} s); the invocation timed out.` }
-      : failureFromError(err, inv);
-    await writeFailure(deps, inv, outcome);
+    if (err instanceof InputUnreadable) deps.metrics.requestDownloadFailures.inc(labels(deps, inv));
+    result = {
+      outcome: timeout.aborted
+        ? { state: 'failed', failureReason: `ClientError: The model did not finish within InvocationTimeoutSeconds (${inv.invocationTimeoutSeconds} s); the invocation timed out.` }
+        : failureFromError(err, inv),
+    };
   }
-  await recordOutcome(deps, lease, outcome, now() - started);
+  // A failure without an object of its own (no model answer to keep) gets one saying why.
+  if (result.outcome.state !== 'completed' && result.response === undefined) await writeFailure(deps, inv, result.outcome);
+  await recordOutcome(deps, lease, result.outcome, now() - started, result.response);
 }
 
 /** The expiry path: a failure object saying so, then the `expired` state. */
@@ -80,7 +92,7 @@ async function endWithoutModel(deps: RunDeps, lease: Lease, outcome: Outcome): P
   await recordOutcome(deps, lease, outcome, 0);
 }
 
-async function callModel(deps: RunDeps, inv: Invocation, instance: Instance, signal: AbortSignal): Promise<Outcome> {
+async function callModel(deps: RunDeps, inv: Invocation, instance: Instance, signal: AbortSignal): Promise<Result> {
   const input = await openInput(deps, inv, signal);
   const headers: Record<string, string> = {
     'content-type': inv.contentType ?? 'application/octet-stream',
@@ -90,44 +102,101 @@ async function callModel(deps: RunDeps, inv: Invocation, instance: Instance, sig
   if (inv.accept !== undefined) headers.accept = inv.accept;
   if (inv.customAttributes !== undefined) headers['x-amzn-sagemaker-custom-attributes'] = inv.customAttributes;
 
+  // An input that breaks off mid-stream fails the model call; this tells that apart from the model failing.
+  let inputError: Error | undefined;
+  if (input.body instanceof Readable) input.body.once('error', (err) => { inputError = err; });
   let res;
   try {
     // The invocation timeout is the signal; undici's own timeouts (300 s) would cut long runs short.
     res = await request(`${instance.url}/invocations`, { method: 'POST', headers, body: input.body, signal, headersTimeout: 0, bodyTimeout: 0 });
   } catch (err) {
     if (signal.aborted) throw err;
+    if (inputError) throw new InputUnreadable(inv.inputLocation ?? 'the request body', inputError);
     throw new ModelUnreachable(toError(err).message, { cause: err });
   }
-  if (res.headers['content-length'] === undefined) {
+  const contentLength = Number(res.headers['content-length']);
+  if (res.headers['content-length'] === undefined || !Number.isSafeInteger(contentLength)) {
     await res.body.dump();
-    const outcome: Outcome = {
-      state: 'failed', modelStatus: res.statusCode,
-      failureReason: 'ClientError: The response from the model did not specify the required Content-Length header. ' +
-        'Asynchronous inference does not accept chunked responses; make the model server send Content-Length.',
+    return {
+      outcome: {
+        state: 'failed', modelStatus: res.statusCode,
+        failureReason: 'ClientError: The response from the model did not specify the required Content-Length header. ' +
+          'Asynchronous inference does not accept chunked responses; make the model server send Content-Length.',
+      },
     };
-    await writeFailure(deps, inv, outcome);
-    return outcome;
   }
-  if (res.statusCode >= 200 && res.statusCode < 300) {
-    await deps.store.put(parseS3Uri(inv.outputLocation)!, res.body);
-    return { state: 'completed', modelStatus: res.statusCode };
+  const contentType = headerValue(res.headers['content-type']);
+  const ok = res.statusCode >= 200 && res.statusCode < 300;
+  if (!ok && !inv.failureLocation) {
+    await res.body.dump();
+    return { outcome: modelError(res.statusCode, 'The response was discarded: the endpoint has no S3FailurePath.'), response: { ...(contentType !== undefined && { contentType }) } };
   }
-  const kind = res.statusCode < 500 ? 'client' : 'server';
-  const where = inv.failureLocation ? `See ${inv.failureLocation} for the full response.` : 'The response was discarded: the endpoint has no S3FailurePath.';
-  if (inv.failureLocation) await deps.store.put(parseS3Uri(inv.failureLocation)!, res.body);
-  else await res.body.dump();
-  return { state: 'failed', modelStatus: res.statusCode, failureReason: `ClientError: Received ${kind} error (${res.statusCode}) from model. ${where}` };
+  const held = await holdResponse(res.body, contentLength, contentType, deps.spoolDir);
+  try {
+    const response: ModelResponse = {
+      ...(contentType !== undefined && { contentType }),
+      ...(held.bytes && held.bytes.length <= NOTIFICATION_BODY_MAX_BYTES && { body: held.bytes }),
+    };
+    const location = ok ? inv.outputLocation : inv.failureLocation!;
+    try {
+      await writeObject(deps, inv, location, held);
+    } catch (err) {
+      deps.metrics.responseUploadFailures.inc(labels(deps, inv));
+      deps.logger.error({ err, id: inv.id, location }, 'could not write the outcome object after every retry');
+      return { outcome: { state: 'failed', modelStatus: res.statusCode, failureReason: `ClientError: Could not upload the response to ${location}: ${toError(err).message}` } };
+    }
+    return ok
+      ? { outcome: { state: 'completed', modelStatus: res.statusCode }, response }
+      : { outcome: modelError(res.statusCode, `See ${location} for the full response.`), response };
+  } finally {
+    await held.release();
+  }
+}
+
+/** The most of a response a notification carries (IncludeInferenceResponseIn). */
+const NOTIFICATION_BODY_MAX_BYTES = 128 * 1024;
+
+interface Result {
+  outcome: Outcome;
+  response?: ModelResponse;
+}
+
+function modelError(status: number, where: string): Outcome {
+  const kind = status < 500 ? 'client' : 'server';
+  return { state: 'failed', modelStatus: status, failureReason: `ClientError: Received ${kind} error (${status}) from model. ${where}` };
+}
+
+/** Writes an outcome object with retries, timed as ResponseUploadLatency. */
+async function writeObject(deps: RunDeps, inv: Invocation, location: string, held: HeldResponse): Promise<void> {
+  const stopTimer = deps.metrics.responseUploadLatency.startTimer(labels(deps, inv));
+  await putWithRetries(deps.store, parseS3Uri(location)!, held.open, {
+    ...(held.contentType !== undefined && { contentType: held.contentType }), contentLength: held.contentLength,
+  }, {
+    onRetry: (err, attempt, delayMs) => deps.logger.warn({ err, id: inv.id, location, attempt, delayMs }, 'writing the outcome object failed; retrying'),
+  });
+  stopTimer();
 }
 
 async function openInput(deps: RunDeps, inv: Invocation, signal: AbortSignal): Promise<{ body: Uint8Array | Readable; contentLength?: number }> {
   if (inv.body) return { body: inv.body, contentLength: inv.body.byteLength };
   const location = inv.inputLocation!;
+  const stopTimer = deps.metrics.requestDownloadLatency.startTimer(labels(deps, inv));
   try {
-    return await openLocation(deps.store, location, signal);
+    const input = await openLocation(deps.store, location, signal);
+    stopTimer();
+    return input;
   } catch (err) {
     if (signal.aborted) throw err;
     throw new InputUnreadable(location, toError(err));
   }
+}
+
+function labels(deps: RunDeps, inv: Invocation): { endpoint: string; variant: string } {
+  return { endpoint: inv.endpointName, variant: deps.variantOf(inv.endpointName) };
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
 }
 
 class ModelUnreachable extends Error {}
@@ -152,8 +221,10 @@ function failureFromError(err: unknown, inv: Invocation): Outcome {
 async function writeFailure(deps: RunDeps, inv: Invocation, outcome: Outcome): Promise<void> {
   if (!inv.failureLocation) return;
   try {
-    await deps.store.put(parseS3Uri(inv.failureLocation)!, Buffer.from(JSON.stringify({ message: outcome.failureReason })));
+    const body = Buffer.from(JSON.stringify({ message: outcome.failureReason }));
+    await putWithRetries(deps.store, parseS3Uri(inv.failureLocation)!, () => body, { contentType: 'application/json', contentLength: body.length });
   } catch (err) {
+    deps.metrics.responseUploadFailures.inc(labels(deps, inv));
     deps.logger.error({ err, id: inv.id, location: inv.failureLocation }, 'could not write the failure object');
   }
 }

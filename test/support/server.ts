@@ -26,6 +26,8 @@ export interface LogLine {
 
 export interface ServerProcess {
   url: string;
+  /** The embedded store's S3 API (absent when storage is S3 or the API is off). */
+  s3Url?: string;
   dataDir: string;
   child: ChildProcess;
   logs: LogLine[];
@@ -53,7 +55,7 @@ export function controlEndpoint(name: string, overrides: Record<string, unknown>
   };
 }
 
-export async function startServer(options: { config?: Record<string, unknown>; dataDir?: string; args?: string[]; waitForReady?: boolean } = {}): Promise<ServerProcess> {
+export async function startServer(options: { config?: Record<string, unknown>; dataDir?: string; args?: string[]; env?: NodeJS.ProcessEnv; waitForReady?: boolean } = {}): Promise<ServerProcess> {
   const dataDir = options.dataDir ?? tempDir();
   const args = [CLI, 'serve', '--port', '0', '--s3-port', '0', '--data-dir', dataDir, ...(options.args ?? [])];
   if (options.config) {
@@ -61,7 +63,7 @@ export async function startServer(options: { config?: Record<string, unknown>; d
     writeFileSync(file, JSON.stringify(options.config));
     args.push('--config', file);
   }
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT, env: { ...process.env, ...options.env } });
   const logs: LogLine[] = [];
   const stderr: string[] = [];
   createInterface({ input: child.stderr! }).on('line', (l) => {
@@ -69,6 +71,7 @@ export async function startServer(options: { config?: Record<string, unknown>; d
     appendFileSync(`${dataDir}.log`, `[stderr] ${l}\n`);
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let s3Url: string | undefined;
   const url = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
       // Kept beside the data dir, for reading after a failure.
@@ -76,7 +79,10 @@ export async function startServer(options: { config?: Record<string, unknown>; d
       try {
         const entry = JSON.parse(line) as LogLine;
         logs.push(entry);
-        if (entry.msg === 'asyncinfer listening') resolve(entry.url as string);
+        if (entry.msg === 'asyncinfer listening') {
+          s3Url = entry.s3Url as string | undefined;
+          resolve(entry.url as string);
+        }
       } catch {
         logs.push({ msg: line });
       }
@@ -88,7 +94,7 @@ export async function startServer(options: { config?: Record<string, unknown>; d
     credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
   });
   const server: ServerProcess = {
-    url, dataDir, child, logs, client, exited,
+    url, ...(s3Url !== undefined && { s3Url }), dataDir, child, logs, client, exited,
     async stop(signal = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;

@@ -1,6 +1,8 @@
 /** What every control-plane operation gets: the catalog, names for ARNs, and the live endpoints. */
 import type { Catalog } from '../../catalog/index.js';
+import type { EndpointNotifications, NotificationSettings } from '../../domain/index.js';
 import { AppError } from '../../errors.js';
+import type { NotificationOutbox } from '../../notify/index.js';
 
 export interface ConfiguredEndpoint {
   name: string;
@@ -14,12 +16,13 @@ export interface ConfiguredEndpoint {
 /** An endpoint to run, as CreateEndpoint resolves it from its config and model. */
 export interface EndpointDeployment {
   name: string;
+  variantName: string;
   image: string;
   environment: Record<string, string>;
   modelDataUrl?: string;
   instanceCount: number;
   /** Absent for a real-time endpoint. */
-  async?: { maxConcurrencyPerInstance: number; s3OutputPath: string; s3FailurePath?: string };
+  async?: { maxConcurrencyPerInstance: number; s3OutputPath: string; s3FailurePath?: string; notification?: NotificationSettings };
   startupTimeoutSeconds: number;
 }
 
@@ -30,8 +33,11 @@ export interface EndpointDeployer {
   /** Rolling replacement; false (old instances still serving) when the new ones are not ready in time. */
   redeploy(deployment: EndpointDeployment): Promise<boolean>;
   undeploy(name: string): Promise<void>;
-  /** Undeploys for good: what is still queued for the endpoint fails with `failureReason`. */
-  retire(name: string, failureReason: string): Promise<void>;
+  /**
+   * Undeploys for good: what is still queued for the endpoint fails with `failureReason`, and is
+   * notified with `notifications` (given, since the endpoint is no longer deployed then).
+   */
+  retire(name: string, failureReason: string, notifications?: EndpointNotifications): Promise<void>;
   readyInstances(name: string): number;
   /** Resolves true once `count` instances answer /ping, false at the deadline. */
   waitUntilReady(name: string, count: number, timeoutMs: number): Promise<boolean>;
@@ -44,6 +50,8 @@ export interface ControlPlaneContext {
   /** Endpoints from the config file: read-only through the API. */
   configuredEndpoints: readonly ConfiguredEndpoint[];
   deployer: EndpointDeployer;
+  /** Where TestNotifications go (CreateEndpoint, UpdateEndpoint, UpdateEndpointWeightsAndCapacities). */
+  notifications?: Pick<NotificationOutbox, 'add'>;
 }
 
 export type ArnKind = 'model' | 'endpoint-config' | 'endpoint';

@@ -7,7 +7,7 @@
  * UpdateEndpoint and UpdateEndpointWeightsAndCapacities roll out beside the running instances
  * (Updating → InService) and lose nothing queued or running.
  */
-import { constraints } from '../../domain/index.js';
+import { constraints, notificationSettings, testNotificationDrafts, type EndpointNotifications } from '../../domain/index.js';
 import { AppError } from '../../errors.js';
 import { alreadyExists, arn, epochSeconds, notFound, type ConfiguredEndpoint, type ControlPlaneContext, type EndpointDeployment } from './context.js';
 import { listPage, type ListRequest } from './list-page.js';
@@ -30,7 +30,8 @@ interface EndpointDoc {
 }
 
 interface Variant { VariantName: string; ModelName: string; InitialInstanceCount?: number; InitialVariantWeight?: number; ContainerStartupHealthCheckTimeoutInSeconds?: number }
-interface ConfigDoc { ProductionVariants: Variant[]; AsyncInferenceConfig?: { ClientConfig?: { MaxConcurrentInvocationsPerInstance?: number }; OutputConfig: { S3OutputPath?: string; S3FailurePath?: string } } }
+interface NotificationConfig { SuccessTopic?: string; ErrorTopic?: string; IncludeInferenceResponseIn?: string[] }
+interface ConfigDoc { ProductionVariants: Variant[]; AsyncInferenceConfig?: { ClientConfig?: { MaxConcurrentInvocationsPerInstance?: number }; OutputConfig: { S3OutputPath?: string; S3FailurePath?: string; NotificationConfig?: NotificationConfig } } }
 interface ModelDoc { PrimaryContainer?: { Image?: string; Environment?: Record<string, string>; ModelDataUrl?: string }; Containers?: ModelDoc['PrimaryContainer'][] }
 
 function describeConfigured(ctx: ControlPlaneContext, ep: ConfiguredEndpoint): Record<string, unknown> {
@@ -101,7 +102,7 @@ export async function createEndpoint(ctx: ControlPlaneContext, input: { Endpoint
   const configName = input.EndpointConfigName!;
 
   if (ctx.configuredEndpoints.some((e) => e.name === name)) throw alreadyExists(ctx, 'endpoint', name);
-  await checkEndpointConfig(ctx, configName);
+  const config = await checkEndpointConfig(ctx, configName);
 
   const doc: EndpointDoc = {
     EndpointName: name, EndpointArn: arn(ctx, 'endpoint', name), EndpointConfigName: configName, EndpointStatus: 'Creating',
@@ -110,6 +111,7 @@ export async function createEndpoint(ctx: ControlPlaneContext, input: { Endpoint
   };
   if (!(await ctx.catalog.create('endpoint', name, doc))) throw alreadyExists(ctx, 'endpoint', name);
   void bringUp(ctx, name);
+  await sendTestNotifications(ctx, name, config);
   return { EndpointArn: doc.EndpointArn };
 }
 
@@ -126,13 +128,14 @@ async function resolveDeployment(ctx: ControlPlaneContext, name: string, configN
   const out = asyncConfig?.OutputConfig;
   if (out && !out.S3OutputPath?.startsWith('s3://')) return 'AsyncInferenceConfig.OutputConfig.S3OutputPath must be an s3:// URI for this server to write outputs.';
   return {
-    name, image: container.Image, environment: container.Environment ?? {},
+    name, variantName: variant.VariantName, image: container.Image, environment: container.Environment ?? {},
     ...(container.ModelDataUrl !== undefined && { modelDataUrl: container.ModelDataUrl }),
     instanceCount: instanceOverride ?? variant.InitialInstanceCount ?? 1,
     ...(asyncConfig && out && {
       async: {
         maxConcurrencyPerInstance: asyncConfig.ClientConfig?.MaxConcurrentInvocationsPerInstance ?? 1,
         s3OutputPath: out.S3OutputPath!, ...(out.S3FailurePath !== undefined && { s3FailurePath: out.S3FailurePath }),
+        ...(out.NotificationConfig && { notification: notificationSettings(out.NotificationConfig)! }),
       },
     }),
     startupTimeoutSeconds: variant.ContainerStartupHealthCheckTimeoutInSeconds ?? DEFAULT_STARTUP_TIMEOUT_SECONDS,
@@ -218,11 +221,12 @@ export async function updateEndpoint(ctx: ControlPlaneContext, input: { Endpoint
   const problems = c.message();
   if (problems) throw new AppError('ValidationException', problems);
   const doc = await changeableEndpoint(ctx, input.EndpointName!);
-  await checkEndpointConfig(ctx, input.EndpointConfigName!);
+  const config = await checkEndpointConfig(ctx, input.EndpointConfigName!);
   await ctx.catalog.update('endpoint', doc.EndpointName, {
     ...doc, EndpointStatus: 'Updating', ...(input.DeploymentConfig !== undefined && { LastDeploymentConfig: input.DeploymentConfig }),
   });
   void rollOut(ctx, doc.EndpointName, { configName: input.EndpointConfigName! });
+  await sendTestNotifications(ctx, doc.EndpointName, config);
   return { EndpointArn: doc.EndpointArn };
 }
 
@@ -245,10 +249,12 @@ export async function updateEndpointWeightsAndCapacities(ctx: ControlPlaneContex
   const unknown = wanted.find((d) => d.VariantName !== variantName);
   if (unknown) throw new AppError('ValidationException', `The variant(s) "[${unknown.VariantName}]" are not present in the endpoint "${doc.EndpointArn}".`);
   const count = wanted[0]!.DesiredInstanceCount;
-  if (count === undefined) return { EndpointArn: doc.EndpointArn };
-  if (count < 1) throw new AppError('ValidationException', 'DesiredInstanceCount must be at least 1: scaling to zero is not supported yet.');
-  await ctx.catalog.update('endpoint', doc.EndpointName, { ...doc, EndpointStatus: 'Updating' });
-  void rollOut(ctx, doc.EndpointName, { configName: doc.EndpointConfigName, desiredInstanceCount: count });
+  if (count !== undefined && count < 1) throw new AppError('ValidationException', 'DesiredInstanceCount must be at least 1: scaling to zero is not supported yet.');
+  if (count !== undefined) {
+    await ctx.catalog.update('endpoint', doc.EndpointName, { ...doc, EndpointStatus: 'Updating' });
+    void rollOut(ctx, doc.EndpointName, { configName: doc.EndpointConfigName, desiredInstanceCount: count });
+  }
+  if (config) await sendTestNotifications(ctx, doc.EndpointName, config);
   return { EndpointArn: doc.EndpointArn };
 }
 
@@ -276,11 +282,39 @@ export async function deleteEndpoint(ctx: ControlPlaneContext, input: { Endpoint
     throw new AppError('ValidationException', `Cannot update in-progress endpoint "${doc.EndpointArn}".`);
   }
   if (doc.EndpointStatus !== 'Deleting') {
+    // Read before the endpoint goes: what is still queued fails, and is notified with this.
+    const notifications = await endpointNotifications(ctx, name);
     await ctx.catalog.update('endpoint', name, { ...doc, EndpointStatus: 'Deleting' });
     void (async () => {
-      await ctx.deployer.retire(name, `ClientError: The endpoint ${name} was deleted (DeleteEndpoint) before this request ran.`).catch(() => undefined);
+      await ctx.deployer.retire(name, `ClientError: The endpoint ${name} was deleted (DeleteEndpoint) before this request ran.`, notifications).catch(() => undefined);
       await ctx.catalog.delete('endpoint', name);
     })();
   }
   return {};
+}
+
+/**
+ * An endpoint's variant and NotificationConfig as configured now, for outcomes recorded while it
+ * is not deployed in this process (expiry right after a restart, say); undefined when unknown.
+ */
+export async function endpointNotifications(ctx: ControlPlaneContext, name: string): Promise<EndpointNotifications | undefined> {
+  const configured = ctx.configuredEndpoints.find((e) => e.name === name);
+  if (configured) {
+    const out = (configured.asyncInferenceConfig as ConfigDoc['AsyncInferenceConfig'] | undefined)?.OutputConfig;
+    const notification = notificationSettings(out?.NotificationConfig);
+    return { variantName: configured.variantName, ...(notification && { notification }) };
+  }
+  const doc = await readDoc(ctx, name);
+  const config = doc && (await ctx.catalog.get('endpoint-config', doc.EndpointConfigName))?.doc as unknown as ConfigDoc | undefined;
+  const variant = config?.ProductionVariants[0];
+  if (!variant) return undefined;
+  const notification = notificationSettings(config.AsyncInferenceConfig?.OutputConfig.NotificationConfig);
+  return { variantName: variant.VariantName, ...(notification && { notification }) };
+}
+
+/** One TestNotification per distinct topic of the configuration's NotificationConfig (spec §4.1). */
+async function sendTestNotifications(ctx: ControlPlaneContext, endpointName: string, config: ConfigDoc): Promise<void> {
+  const notification = notificationSettings(config.AsyncInferenceConfig?.OutputConfig.NotificationConfig);
+  const drafts = testNotificationDrafts({ endpointName, variantName: config.ProductionVariants[0]?.VariantName ?? 'AllTraffic', notification });
+  if (drafts.length > 0) await ctx.notifications?.add(drafts);
 }

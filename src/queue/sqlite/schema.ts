@@ -34,6 +34,39 @@ const MIGRATIONS: string[] = [
    CREATE INDEX invocations_queued ON invocations (endpoint_name, seq) WHERE state = 'queued';
    CREATE INDEX invocations_expiry ON invocations (expires_at) WHERE state = 'queued';
    CREATE INDEX invocations_leases ON invocations (lease_expires_at) WHERE state = 'running';`,
+  // The notification outbox (src/notify/outbox.ts): one row per event and topic, written in the
+  // outcome's transaction; targets are resolved at delivery, so delivered_targets (a JSON array of
+  // target keys) is the per-target progress. Every attempt is a row of notification_attempts.
+  `CREATE TABLE notifications (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     event_id TEXT NOT NULL UNIQUE,
+     topic_arn TEXT NOT NULL,
+     endpoint_name TEXT NOT NULL,
+     variant_name TEXT NOT NULL,
+     message TEXT NOT NULL,
+     state TEXT NOT NULL,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     delivered_targets TEXT NOT NULL DEFAULT '[]',
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL,
+     next_attempt_at INTEGER NOT NULL,
+     claim_token TEXT,
+     claim_expires_at INTEGER,
+     last_error TEXT
+   );
+   CREATE INDEX notifications_due ON notifications (next_attempt_at) WHERE state = 'pending';
+   CREATE INDEX notifications_by_state ON notifications (state, seq);
+   CREATE TABLE notification_attempts (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     notification_seq INTEGER NOT NULL REFERENCES notifications (seq),
+     target TEXT NOT NULL,
+     at INTEGER NOT NULL,
+     latency_ms INTEGER NOT NULL,
+     ok INTEGER NOT NULL,
+     status INTEGER,
+     error TEXT
+   );
+   CREATE INDEX notification_attempts_by_notification ON notification_attempts (notification_seq, id);`,
 ];
 
 export function migrate(db: Database): void {

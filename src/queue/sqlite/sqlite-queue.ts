@@ -17,12 +17,14 @@ import { EventEmitter } from 'node:events';
 import { closeSync, fsync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { expiresAtMs, type Invocation, type InvocationRequest, type InvocationState } from '../../domain/index.js';
+import { expiresAtMs, type Invocation, type InvocationRequest, type InvocationState, type NotificationDraft } from '../../domain/index.js';
 import { coalesced } from '../../coalesced.js';
 import { AppError } from '../../errors.js';
+import type { NotificationOutbox } from '../../notify/index.js';
 import type { InvocationQueue, Lease } from '../invocation-queue.js';
 import { acquireLockFile } from './lock-file.js';
 import { migrate } from './schema.js';
+import { createSqliteOutbox, OUTBOX_ADDED, prepareOutbox } from './sqlite-outbox.js';
 
 export interface SqliteQueueOptions {
   /** Folder holding queue.db and its lock file. */
@@ -46,7 +48,12 @@ interface PendingEnqueue {
   reject: (err: unknown) => void;
 }
 
-export function createSqliteQueue(options: SqliteQueueOptions): InvocationQueue {
+/** The queue, and the notification outbox on the same connection (its rows share the outcome's transaction). */
+export interface SqliteQueue extends InvocationQueue {
+  readonly outbox: NotificationOutbox;
+}
+
+export function createSqliteQueue(options: SqliteQueueOptions): SqliteQueue {
   const now = options.now ?? Date.now;
   const events = new EventEmitter();
   events.setMaxListeners(0);
@@ -63,7 +70,12 @@ export function createSqliteQueue(options: SqliteQueueOptions): InvocationQueue 
         custom_attributes, input_location, body, output_location, failure_location, request_ttl_seconds,
         invocation_timeout_seconds, received_at, expires_at)
       VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    const outbox = prepareOutbox(d);
+    const complete = d.prepare(`UPDATE invocations SET state = @state, failure_reason = @failureReason, model_status = @modelStatus,
+          finished_at = @now, body = NULL, lease_owner = NULL, lease_expires_at = NULL
+        WHERE id = @id AND state = 'running' AND lease_owner = @owner AND attempts = @attempt`);
     return {
+      outbox,
       insertMany: d.transaction((batch: PendingEnqueue[]) => {
         for (const { request: r } of batch) {
           insert.run(
@@ -83,9 +95,11 @@ export function createSqliteQueue(options: SqliteQueueOptions): InvocationQueue 
         RETURNING *`),
       extend: d.prepare(`UPDATE invocations SET lease_expires_at = @leaseExpiresAt
         WHERE id = @id AND state = 'running' AND lease_owner = @owner AND attempts = @attempt`),
-      complete: d.prepare(`UPDATE invocations SET state = @state, failure_reason = @failureReason, model_status = @modelStatus,
-          finished_at = @now, body = NULL, lease_owner = NULL, lease_expires_at = NULL
-        WHERE id = @id AND state = 'running' AND lease_owner = @owner AND attempts = @attempt`),
+      /** The outcome and its notifications: both or neither. Resolves to [recorded, notifications added]. */
+      complete: d.transaction((args: Record<string, unknown>, drafts: readonly NotificationDraft[]): [boolean, number] => {
+        if (complete.run(args).changes !== 1) return [false, 0];
+        return [true, outbox.insertDrafts(drafts, args.now as number)];
+      }),
       release: d.prepare(`UPDATE invocations SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL
         WHERE id = @id AND state = 'running' AND lease_owner = @owner AND attempts = @attempt`),
       reclaim: d.prepare(`UPDATE invocations SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL
@@ -142,7 +156,13 @@ export function createSqliteQueue(options: SqliteQueueOptions): InvocationQueue 
 
   const fence = (lease: Lease) => ({ id: lease.invocation.id, owner: options.workerId, attempt: lease.attempt });
 
+  const outbox = createSqliteOutbox({
+    statements: () => open().statements.outbox, syncWal, events, now, workerId: options.workerId,
+  });
+
   return {
+    outbox,
+
     async start() {
       mkdirSync(options.dir, { recursive: true });
       releaseLock = acquireLockFile(path.join(options.dir, 'queue.lock'));
@@ -155,8 +175,9 @@ export function createSqliteQueue(options: SqliteQueueOptions): InvocationQueue 
         // In WAL mode the -wal file exists from the first access on, and keeps its inode while open.
         walFd = openSync(path.join(options.dir, 'queue.db-wal'), 'r');
         statements = prepare(db);
-        // We hold the lock, so every lease in the file belongs to a process that is gone.
+        // We hold the lock, so every lease and claim in the file belongs to a process that is gone.
         statements.reclaim.all({ now: Number.MAX_SAFE_INTEGER });
+        statements.outbox.releaseAll.run();
       } catch (err) {
         db?.close();
         db = undefined;
@@ -209,12 +230,13 @@ export function createSqliteQueue(options: SqliteQueueOptions): InvocationQueue 
       return open().statements.extend.run({ ...fence(lease), leaseExpiresAt: now() + leaseMs }).changes === 1;
     },
 
-    async complete(lease, outcome) {
-      const recorded = open().statements.complete.run({
+    async complete(lease, outcome, notifications = []) {
+      const [recorded, added] = open().statements.complete({
         ...fence(lease), state: outcome.state, failureReason: outcome.failureReason ?? null,
         modelStatus: outcome.modelStatus ?? null, now: now(),
-      }).changes === 1;
+      }, notifications);
       if (recorded) await syncWal();
+      if (added > 0) events.emit(OUTBOX_ADDED);
       return recorded;
     },
 

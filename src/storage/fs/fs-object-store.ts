@@ -1,112 +1,282 @@
 /**
- * The embedded object store: `s3://BUCKET/KEY` is the file `<root>/BUCKET/KEY`.
- * Writes go to `<root>/.tmp/` first, are fsync'd, then renamed into place (same file system, so
- * the rename is atomic), and the folder is fsync'd so the rename survives a crash.
+ * The embedded object store: `s3://BUCKET/KEY` is the file `<root>/BUCKET/KEY` (see fs-layout.ts
+ * for everything else under the root). A write streams into a temp file, hashing it for the
+ * ETag, fsyncs it, writes the sidecar, then renames the file into place (atomic), and fsyncs
+ * both folders, so a `put` that resolved survives a crash.
+ *
+ * The sidecar is renamed into place before the object, so a reader that sees a new object also
+ * sees its metadata. Overwriting an object has an instant in which the old bytes sit beside the
+ * new sidecar; the sidecar does not match them (size and mtime) and is ignored, so such a reader
+ * gets the old bytes with default metadata, never a mix of old and new bytes.
  */
-import { randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { close, createReadStream, fstat, open as openCallback } from 'node:fs';
+import { mkdir, readdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { coalesced, type Coalesced } from '../../coalesced.js';
+import { promisify } from 'node:util';
 import { formatS3Uri, type S3Uri } from '../../domain/index.js';
 import { AppError } from '../../errors.js';
-import type { ObjectStore, StoredObject } from '../object-store.js';
+import type { BucketObject, BucketStore, ByteRange, ObjectInfo } from '../bucket-store.js';
+import { createDurableFiles, fileStamp, isNodeError, type TempFile } from './durable-files.js';
+import { createFsLayout } from './fs-layout.js';
+import { listFolder } from './fs-list.js';
+import { createFsMultipart, digestMismatch } from './fs-multipart.js';
+import { objectInfoOf, readSidecar, type Sidecar } from './sidecar.js';
 
-const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-const MAX_KEY_BYTES = 1024;
+const openFd = promisify(openCallback);
+const fstatFd = promisify(fstat);
+const closeFd = promisify(close);
 
-export function createFsObjectStore(options: { root: string }): ObjectStore {
-  const root = path.resolve(options.root);
-  const tmpDir = path.join(root, '.tmp');
-  // Outputs of one endpoint land in one folder: concurrent renames there share a folder fsync.
-  const folderSyncs = new Map<string, Coalesced>();
-  const syncFolder = (dir: string) => {
-    let sync = folderSyncs.get(dir);
-    if (!sync) {
-      // Bounded: forgetting a folder only costs a little sharing, never correctness.
-      if (folderSyncs.size >= 1024) folderSyncs.clear();
-      sync = coalesced(() => fsyncDir(dir));
-      folderSyncs.set(dir, sync);
-    }
-    return sync.run();
-  };
-  let tmpDirReady: Promise<unknown> | undefined;
+export function createFsObjectStore(options: { root: string }): BucketStore {
+  const layout = createFsLayout(options.root);
+  const files = createDurableFiles(layout.tmpDir);
 
-  function fileOf(uri: S3Uri): string {
-    const problem = keyProblem(uri);
-    if (problem) throw new AppError('ObjectKeyInvalid', `${formatS3Uri(uri)} cannot be stored in the embedded object store: ${problem}`);
-    const file = path.resolve(root, uri.bucket, ...uri.key.split('/'));
-    // Belt and braces: the checks above already exclude every way out of the bucket.
-    if (!file.startsWith(path.join(root, uri.bucket) + path.sep)) {
-      throw new AppError('ObjectKeyInvalid', `${formatS3Uri(uri)} resolves outside the object store`);
-    }
-    return file;
+  async function bucketExists(bucket: string): Promise<boolean> {
+    const info = await stat(layout.bucketDir(bucket)).catch(() => undefined);
+    return info?.isDirectory() ?? false;
   }
 
-  return {
-    async get(uri) {
-      const file = fileOf(uri);
+  async function requireBucket(bucket: string): Promise<string> {
+    const dir = layout.bucketDir(bucket);
+    if (!(await bucketExists(bucket))) {
+      throw new AppError('BucketNotFound', `The bucket ${bucket} does not exist. Create it first (aws s3 mb s3://${bucket}).`);
+    }
+    return dir;
+  }
+
+  /**
+   * Refuses a key that is a folder of another key (or has one as a folder) before any byte is
+   * written, so a large upload fails at once; `commit` still catches one that appears meanwhile.
+   */
+  async function checkNoFolderClash(uri: S3Uri): Promise<void> {
+    const file = layout.fileOf(uri);
+    const [isFolder, parentIsFile] = await Promise.all([
+      stat(file).then((info) => info.isDirectory(), () => false),
+      // A file where a folder of the key should be: the parent itself, or (ENOTDIR) one above it.
+      stat(path.dirname(file)).then((info) => !info.isDirectory(), (err: unknown) => isNodeError(err, 'ENOTDIR')),
+    ]);
+    if (isFolder || parentIsFile) throw folderClash(uri);
+  }
+
+  async function commit(uri: S3Uri, temp: TempFile, fields: Omit<Sidecar, 'size' | 'mtimeMs'>): Promise<void> {
+    const file = layout.fileOf(uri);
+    const sidecar: Sidecar = { ...(await fileStamp(temp.path)), ...fields };
+    const sidecarFile = layout.sidecarOf(uri);
+    const sidecarTemp = await files.writeTempSmall(JSON.stringify(sidecar));
+    try {
+      await files.moveIntoPlace(sidecarTemp, sidecarFile);
+    } catch (err) {
+      await files.discard(sidecarTemp);
+      throw err;
+    }
+    try {
+      await files.moveIntoPlace(temp.path, file);
+    } catch (err) {
+      if (isNodeError(err, 'EISDIR', 'ENOTDIR', 'EEXIST', 'ENOTEMPTY')) throw folderClash(uri, err);
+      throw err;
+    }
+  }
+
+  /**
+   * Opens the file first and describes what was opened, so bytes and metadata are of one file.
+   * A plain descriptor rather than a FileHandle: a body nobody reads must not trip Node's
+   * "FileHandle closed on garbage collection" deprecation.
+   */
+  async function openObject(uri: S3Uri) {
+    const file = layout.fileOf(uri);
+    const fd = await openFd(file, 'r').catch((err: unknown) => {
+      throw isNodeError(err, 'ENOENT', 'ENOTDIR') ? notFound(uri, err) : err;
+    });
+    try {
+      const info = await fstatFd(fd);
+      if (!info.isFile()) throw notFound(uri);
+      return { fd, info: objectInfoOf(info, await readSidecar(layout.sidecarOf(uri))) };
+    } catch (err) {
+      await closeFd(fd);
+      throw err;
+    }
+  }
+
+  const store: BucketStore = {
+    async get(uri, getOptions = {}) {
+      const { fd, info } = await openObject(uri);
+      let range: { start: number; end: number } | undefined;
       try {
-        const info = await stat(file);
-        if (!info.isFile()) throw Object.assign(new Error('not a file'), { code: 'ENOENT' });
-        return { body: createReadStream(file), contentLength: info.size } satisfies StoredObject;
+        range = getOptions.range && resolveRange(getOptions.range, info.contentLength, uri);
       } catch (err) {
-        if (isNodeError(err, 'ENOENT') || isNodeError(err, 'ENOTDIR')) {
-          throw new AppError('ObjectNotFound', `The object ${formatS3Uri(uri)} does not exist`, { cause: err });
-        }
+        await closeFd(fd);
         throw err;
       }
+      const { typed, ...objectInfo } = info;
+      return {
+        body: createReadStream('', { fd, ...range }),
+        contentLength: range ? range.end - range.start + 1 : info.contentLength,
+        ...(typed && { contentType: info.contentType }),
+        info: objectInfo,
+        ...(range && { range }),
+      } satisfies BucketObject;
     },
 
-    async put(uri, body) {
-      const file = fileOf(uri);
-      const folder = path.dirname(file);
-      await (tmpDirReady ??= mkdir(tmpDir, { recursive: true }));
-      const tmp = path.join(tmpDir, randomUUID());
+    async head(uri) {
+      const file = layout.fileOf(uri);
+      const info = await stat(file).catch((err: unknown) => {
+        throw isNodeError(err, 'ENOENT', 'ENOTDIR') ? notFound(uri, err) : err;
+      });
+      if (!info.isFile()) throw notFound(uri);
+      const { typed: _, ...described } = objectInfoOf(info, await readSidecar(layout.sidecarOf(uri)));
+      return described satisfies ObjectInfo;
+    },
+
+    async put(uri, body, putOptions) {
+      await store.putObject(uri, body, putOptions);
+    },
+
+    async putObject(uri, body, putOptions = {}) {
+      await checkNoFolderClash(uri);
+      const temp = await files.writeTemp(body, { md5: true });
       try {
-        const source = body instanceof Readable ? body : Readable.from([body]);
-        await pipeline(source, createWriteStream(tmp, { flush: true }));
-        await rename(tmp, file).catch(async (err: unknown) => {
-          // The folder is made on the first object that needs it, not checked for every object.
-          if (!isNodeError(err, 'ENOENT')) throw err;
-          await mkdir(folder, { recursive: true });
-          await rename(tmp, file);
+        if (putOptions.contentMd5 !== undefined && putOptions.contentMd5 !== temp.md5!.toString('base64')) {
+          throw digestMismatch(putOptions.contentMd5, temp.md5!);
+        }
+        const etag = temp.md5!.toString('hex');
+        const checksum = putOptions.checksum?.();
+        await commit(uri, temp, {
+          etag,
+          ...(putOptions.contentType !== undefined && { contentType: putOptions.contentType }),
+          ...(putOptions.metadata && Object.keys(putOptions.metadata).length > 0 && { metadata: { ...putOptions.metadata } }),
+          ...(putOptions.headers && Object.keys(putOptions.headers).length > 0 && { headers: { ...putOptions.headers } }),
+          ...(checksum && { checksum }),
         });
-        await syncFolder(folder);
+        return { etag };
       } catch (err) {
-        await rm(tmp, { force: true });
-        if (isNodeError(err, 'EISDIR') || isNodeError(err, 'ENOTDIR') || isNodeError(err, 'EEXIST')) {
-          throw new AppError('ObjectKeyInvalid',
-            `${formatS3Uri(uri)} cannot be stored in the embedded object store: the key and another key are a file and a folder of the same name`, { cause: err });
-        }
+        await files.discard(temp.path);
         throw err;
       }
     },
+
+    async delete(uri) {
+      const file = layout.fileOf(uri);
+      const bucketDir = layout.bucketDir(uri.bucket);
+      try {
+        await unlink(file);
+      } catch (err) {
+        // Nothing there, or a folder of other keys (never removed here): deleting is idempotent.
+        if (isNodeError(err, 'ENOENT', 'ENOTDIR', 'EISDIR', 'EPERM')) return;
+        throw err;
+      }
+      await unlink(layout.sidecarOf(uri)).catch(() => undefined);
+      await files.syncFolder(path.dirname(file));
+      // Emptied folders go, so that `a/b` gone lets a later key `a` be a file.
+      for (let dir = path.dirname(file); dir !== bucketDir; dir = path.dirname(dir)) {
+        try {
+          await rmdir(dir);
+        } catch {
+          break;
+        }
+      }
+    },
+
+    async list(bucket, listOptions) {
+      const dir = await requireBucket(bucket);
+      return listFolder(dir, listOptions, async ({ key, file }) => {
+        const info = await stat(file).catch(() => undefined);
+        if (!info?.isFile()) return undefined;
+        const { contentLength, etag, lastModifiedMs } = objectInfoOf(info, await readSidecar(layout.sidecarOf({ bucket, key })));
+        return { size: contentLength, etag, lastModifiedMs };
+      });
+    },
+
+    async createBucket(name) {
+      const dir = layout.bucketDir(name);
+      await mkdir(layout.root, { recursive: true });
+      try {
+        await mkdir(dir);
+      } catch (err) {
+        if (isNodeError(err, 'EEXIST')) {
+          throw new AppError('BucketExists', `The bucket ${name} already exists, and it is yours: there is nothing to do (this store has one owner).`);
+        }
+        throw err;
+      }
+      await files.syncFolder(layout.root);
+    },
+
+    bucketExists,
+
+    async listBuckets() {
+      const entries = await readdir(layout.root, { withFileTypes: true }).catch((err: unknown) => {
+        if (isNodeError(err, 'ENOENT')) return [];
+        throw err;
+      });
+      const names = entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name);
+      const buckets = await Promise.all(names.map(async (name) => {
+        try {
+          layout.bucketDir(name);
+        } catch {
+          return undefined; // a folder a user made whose name is not a bucket name
+        }
+        const info = await stat(path.join(layout.root, name)).catch(() => undefined);
+        // The folder's birth time where the file system keeps one, else its last change.
+        return info && { name, createdAtMs: Math.floor(info.birthtimeMs || info.mtimeMs) };
+      }));
+      return buckets.filter((b) => b !== undefined).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    },
+
+    async deleteBucket(name) {
+      const dir = await requireBucket(name);
+      const notEmpty = () => new AppError('BucketNotEmpty', `The bucket ${name} is not empty. Delete its objects first (aws s3 rm s3://${name} --recursive), then the bucket.`);
+      // The walk stops at the first object, so a full bucket is refused without reading all of it.
+      if ((await store.list(name, { maxKeys: 1 })).objects.length > 0) throw notEmpty();
+      // Only empty folders are removed (rmdir refuses the rest), so a key written meanwhile is never lost.
+      await removeEmptyFolders(dir);
+      try {
+        await rmdir(dir);
+      } catch (err) {
+        if (isNodeError(err, 'ENOTEMPTY', 'EEXIST')) throw notEmpty();
+        if (isNodeError(err, 'ENOENT')) return;
+        throw err;
+      }
+      await rm(path.join(layout.metaDir, name), { recursive: true, force: true });
+      await files.syncFolder(layout.root);
+    },
+
+    ...createFsMultipart({ layout, files, bucketExists, commit, checkKey: checkNoFolderClash }),
   };
+  return store;
 }
 
-function keyProblem({ bucket, key }: S3Uri): string | undefined {
-  if (!BUCKET.test(bucket)) return 'a bucket name is 3-63 lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit';
-  if (key === '') return 'the key is empty';
-  if (Buffer.byteLength(key) > MAX_KEY_BYTES) return `the key is longer than ${MAX_KEY_BYTES} bytes`;
-  if (key.includes('\0')) return 'the key contains a NUL character';
-  if (key.split('/').some((s) => s === '' || s === '.' || s === '..')) {
-    return 'the key has an empty, "." or ".." path segment (a leading, trailing or doubled "/", or a relative step)';
+/** Resolves an HTTP byte range against the object's size (RFC 9110 §14.1.2); throws when nothing of it is there. */
+export function resolveRange(range: ByteRange, size: number, uri: S3Uri): { start: number; end: number } {
+  let start: number;
+  let end: number;
+  if ('suffixLength' in range) {
+    start = Math.max(0, size - range.suffixLength);
+    end = size - 1;
+    if (range.suffixLength === 0) start = size;
+  } else {
+    start = range.start;
+    end = Math.min(range.end ?? size - 1, size - 1);
   }
-  return undefined;
+  if (start >= size || end < start) {
+    throw new AppError('RangeNotSatisfiable', `The requested range is not satisfiable: ${formatS3Uri(uri)} is ${size} bytes long. Ask for a range that starts before byte ${size}.`);
+  }
+  return { start, end };
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
+async function removeEmptyFolders(dir: string): Promise<void> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const entry of entries) {
+    if (!entry.isDirectory()) continue;
+    const sub = path.join(dir, entry.name);
+    await removeEmptyFolders(sub);
+    await rmdir(sub).catch(() => undefined);
   }
 }
 
-function isNodeError(err: unknown, code: string): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
+function folderClash(uri: S3Uri, cause?: unknown): AppError {
+  return new AppError('ObjectKeyInvalid',
+    `${formatS3Uri(uri)} cannot be stored in the embedded object store: the key and another key are a file and a folder of the same name ` +
+    '(as "a" and "a/b" would be). Objects are files here, so one of the two must have another name.', { cause });
+}
+
+function notFound(uri: S3Uri, cause?: unknown): AppError {
+  return new AppError('ObjectNotFound', `The object ${formatS3Uri(uri)} does not exist`, { cause });
 }

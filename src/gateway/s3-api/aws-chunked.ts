@@ -1,0 +1,128 @@
+/**
+ * Decodes `Content-Encoding: aws-chunked` bodies, which the AWS SDKs send for streamed uploads
+ * (`x-amz-content-sha256: STREAMING-UNSIGNED-PAYLOAD-TRAILER` from the JS SDK v3 and newer CLIs,
+ * `STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]` from signing clients):
+ *
+ *   <hex size>[;chunk-signature=<sig>]\r\n <size bytes>\r\n   … repeated …
+ *   0[;chunk-signature=<sig>]\r\n
+ *   <trailer name>:<value>\r\n …                              (optional trailers)
+ *   \r\n
+ *
+ * The data bytes pass through as they arrive (nothing is buffered but a framing line); the
+ * trailers (a checksum, usually) are kept for whoever checks them once the body has ended.
+ * Chunk and trailer signatures are not verified, like every signature on this server.
+ */
+import { Transform, type TransformCallback } from 'node:stream';
+import { s3Error } from './s3-error.js';
+
+/** A framing line is a hex size plus a signature extension (~90 bytes), or one trailer. */
+const MAX_LINE_BYTES = 4096;
+const CRLF = Buffer.from('\r\n');
+
+type State = 'size' | 'data' | 'data-end' | 'trailers' | 'done';
+
+export class AwsChunkedDecoder extends Transform {
+  /** Trailer headers, names lower-cased; complete once the stream has ended. */
+  readonly trailers = new Map<string, string>();
+  private state: State = 'size';
+  private line = Buffer.alloc(0);
+  private remaining = 0;
+  private decoded = 0;
+
+  /** `decodedLength`: `x-amz-decoded-content-length`, checked against the data when given. */
+  constructor(private readonly decodedLength?: number) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    try {
+      this.consume(chunk);
+      done();
+    } catch (err) {
+      done(err as Error);
+    }
+  }
+
+  override _flush(done: TransformCallback): void {
+    // Trailers that end without the last empty line are accepted: every byte of data has arrived.
+    if (this.state === 'trailers' && this.line.length === 0) this.state = 'done';
+    if (this.state !== 'done') {
+      return done(s3Error('IncompleteBody', 'The aws-chunked body ended before its final 0-size chunk. Send the whole body.'));
+    }
+    if (this.decodedLength !== undefined && this.decoded !== this.decodedLength) {
+      return done(s3Error('IncompleteBody', `The aws-chunked body holds ${this.decoded} bytes of data, but x-amz-decoded-content-length says ${this.decodedLength}. Send the whole body, and its length.`));
+    }
+    done();
+  }
+
+  private consume(chunk: Buffer): void {
+    let at = 0;
+    while (at < chunk.length) {
+      if (this.state === 'data') {
+        const take = Math.min(this.remaining, chunk.length - at);
+        this.push(chunk.subarray(at, at + take));
+        this.remaining -= take;
+        this.decoded += take;
+        at += take;
+        if (this.remaining === 0) this.state = 'data-end';
+        continue;
+      }
+      if (this.state === 'done') {
+        // Bytes after the final empty line are not part of any upload.
+        throw malformed('there are bytes after the end of the body');
+      }
+      // Every other state reads one CRLF-terminated line.
+      const end = chunk.indexOf(0x0a, at);
+      const piece = chunk.subarray(at, end === -1 ? chunk.length : end + 1);
+      at += piece.length;
+      this.line = this.line.length === 0 ? Buffer.from(piece) : Buffer.concat([this.line, piece]);
+      if (this.line.length > MAX_LINE_BYTES) throw malformed('a framing line is too long');
+      if (end === -1) return;
+      if (this.line.length < 2 || !this.line.subarray(-2).equals(CRLF)) throw malformed('a framing line does not end in CRLF');
+      const text = this.line.subarray(0, -2).toString('latin1');
+      this.line = Buffer.alloc(0);
+      this.onLine(text);
+    }
+  }
+
+  private onLine(text: string): void {
+    switch (this.state) {
+      case 'size': {
+        const hex = text.split(';', 1)[0]!.trim();
+        if (!/^[0-9a-fA-F]{1,16}$/.test(hex)) throw malformed(`"${text.slice(0, 40)}" is not a chunk size`);
+        const size = Number.parseInt(hex, 16);
+        if (!Number.isSafeInteger(size)) throw malformed('a chunk size is too large');
+        this.remaining = size;
+        this.state = size === 0 ? 'trailers' : 'data';
+        return;
+      }
+      case 'data-end':
+        if (text !== '') throw malformed('a chunk is longer than its size says');
+        this.state = 'size';
+        return;
+      case 'trailers': {
+        if (text === '') {
+          this.state = 'done';
+          return;
+        }
+        const colon = text.indexOf(':');
+        if (colon <= 0) throw malformed(`the trailer "${text.slice(0, 40)}" is not "name:value"`);
+        this.trailers.set(text.slice(0, colon).trim().toLowerCase(), text.slice(colon + 1).trim());
+        return;
+      }
+      default:
+        throw malformed('unexpected framing');
+    }
+  }
+}
+
+function malformed(what: string) {
+  return s3Error('InvalidRequest', `The aws-chunked body is malformed: ${what}. Send Content-Encoding: aws-chunked only with a body framed as "<hex size>\\r\\n<data>\\r\\n … 0\\r\\n<trailers>\\r\\n".`);
+}
+
+/** Whether a request's body is aws-chunked framed. */
+export function isAwsChunked(headers: Record<string, string | string[] | undefined>): boolean {
+  const encoding = String(headers['content-encoding'] ?? '');
+  const sha = String(headers['x-amz-content-sha256'] ?? '');
+  return encoding.split(',').some((e) => e.trim().toLowerCase() === 'aws-chunked') || sha.startsWith('STREAMING-');
+}

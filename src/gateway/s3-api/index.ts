@@ -1,0 +1,1 @@
+export { createS3Api, type S3Api, type S3ApiOptions } from './server.js';
