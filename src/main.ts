@@ -95,6 +95,14 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
     };
     const runner = createEndpointRunner({ queue, runDeps, logger, shutdownGraceMs: config.shutdownGraceSeconds * 1000 });
     teardown.push({ name: 'endpoints', stop: () => runner.stopAll() });
+    // The queue gauges, computed at each scrape: asynchronous endpoints only (a real-time one has no queue).
+    metrics.setBacklogSource({
+      endpoints: () => runner.names().flatMap((name) => {
+        const e = runner.get(name);
+        return e?.async ? [{ name, variant: e.variantName, readyInstances: e.readyInstances(), desiredInstances: e.desiredInstances }] : [];
+      }),
+      backlog: (name) => queue.backlog(name),
+    });
     const makePool = (name: string, model: ModelSpec, count: number) => createPool(config, name, model, count, registry, logger.child({ endpoint: name }));
 
     const startedAtMs = Date.now();

@@ -1,1 +1,1 @@
-export { createMetrics, type Metrics } from './metrics.js';
+export { createMetrics, type BacklogSource, type Metrics } from './metrics.js';

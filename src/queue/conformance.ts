@@ -114,6 +114,40 @@ export function queueConformance(name: string, makeHarness: () => Promise<QueueH
       await q.stop();
     });
 
+    it('counts the backlog per endpoint through every change of state, and finds the oldest queued', async () => {
+      const harness = await makeHarness();
+      const q = await harness.open();
+      expect(await q.backlog('ep')).toEqual({ queued: 0, running: 0 });
+      const t = Date.now();
+      const a = request({ receivedAtMs: t - 3000 }); const b = request({ receivedAtMs: t - 2000 }); const c = request({ receivedAtMs: t - 1000 });
+      const other = request({ endpointName: 'other' });
+      const stale = request({ receivedAtMs: t - 61_000, requestTtlSeconds: 60 });
+      await Promise.all([q.enqueue(stale), q.enqueue(a), q.enqueue(b), q.enqueue(c), q.enqueue(other)]);
+      expect(await q.backlog('ep')).toEqual({ queued: 4, running: 0, oldestQueuedReceivedAtMs: stale.receivedAtMs });
+      expect(await q.backlog('other')).toMatchObject({ queued: 1, running: 0 });
+      expect(await q.leaseExpired(t, 10, 10_000)).toHaveLength(1);
+      expect(await q.backlog('ep')).toEqual({ queued: 3, running: 1, oldestQueuedReceivedAtMs: a.receivedAtMs });
+      const la = (await q.lease('ep', 1))!;
+      const lb = (await q.lease('ep', 10_000))!;
+      expect(await q.backlog('ep')).toEqual({ queued: 1, running: 3, oldestQueuedReceivedAtMs: c.receivedAtMs });
+      expect(await q.complete(lb, { state: 'completed' })).toBe(true);
+      expect(await q.complete(lb, { state: 'completed' })).toBe(false);
+      expect(await q.backlog('ep')).toMatchObject({ queued: 1, running: 2 });
+      expect(await q.reclaimExpiredLeases(Date.now() + 5000)).toBe(1);
+      expect(await q.backlog('ep')).toEqual({ queued: 2, running: 1, oldestQueuedReceivedAtMs: a.receivedAtMs });
+      expect(await q.release(la)).toBe(false);
+      const again = (await q.lease('ep', 10_000))!;
+      expect(await q.release(again)).toBe(true);
+      expect(await q.backlog('ep')).toMatchObject({ queued: 2, running: 1 });
+      await q.stop();
+      // Counted again from the store after a restart; old leases are back in the queue.
+      const q2 = await harness.open('w2');
+      await q2.reclaimExpiredLeases(Date.now() + 120_000);
+      expect(await q2.backlog('ep')).toEqual({ queued: 3, running: 0, oldestQueuedReceivedAtMs: stale.receivedAtMs });
+      expect(await q2.backlog('other')).toMatchObject({ queued: 1, running: 0 });
+      await q2.stop();
+    });
+
     it('keeps queued and leased invocations across a restart; old leases come back', async () => {
       const harness = await makeHarness();
       const q1 = await harness.open('w1');

@@ -12,6 +12,8 @@
  *   does nothing and returns false.
  * - Per endpoint, invocations are leased oldest first (best effort, as SageMaker's own queue).
  * - `onAvailable` tells listeners in this process that an endpoint may have queued work.
+ * - `backlog` is cheap enough to call on every metrics scrape: counts kept as counters (O(1) per
+ *   endpoint) plus at most one indexed lookup for the oldest queued invocation, never a scan.
  *
  * Deliberately not here: priorities, retries of failed invocations (SageMaker does not retry),
  * cancellation, and how outcome objects are written (the worker does that before `complete`).
@@ -22,6 +24,15 @@ export interface Lease {
   invocation: Invocation;
   /** Which lease of this invocation this is: the fencing token checked by every later call. */
   attempt: number;
+}
+
+/** An endpoint's backlog, for the queue gauges (ApproximateBacklogSize and friends). */
+export interface Backlog {
+  queued: number;
+  /** Leased: being run (or expired) by a worker. */
+  running: number;
+  /** When the oldest queued invocation was accepted; absent when none is queued. */
+  oldestQueuedReceivedAtMs?: number;
 }
 
 export interface InvocationQueue {
@@ -43,5 +54,7 @@ export interface InvocationQueue {
   /** Returns invocations whose lease ran out to the queue; resolves to how many. */
   reclaimExpiredLeases(nowMs: number): Promise<number>;
   get(id: string): Promise<Invocation | undefined>;
+  /** Queued and running counts of the endpoint, and its oldest queued invocation; see the contract above. */
+  backlog(endpointName: string): Promise<Backlog>;
   onAvailable(listener: (endpointName: string) => void): () => void;
 }

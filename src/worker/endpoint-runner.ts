@@ -43,6 +43,8 @@ export interface EndpointRunner {
   undeploy(name: string): Promise<void>;
   /** On the accept path: a lookup, nothing built per call. */
   get(name: string): RunningEndpoint | undefined;
+  /** The endpoints running now (for the metrics gauges). */
+  names(): string[];
   stopAll(): Promise<void>;
 }
 
@@ -111,6 +113,7 @@ export function createEndpointRunner(options: { queue: InvocationQueue; runDeps:
     },
     undeploy,
     get: (name) => running.get(name)?.view,
+    names: () => [...running.keys()],
     async stopAll() {
       await Promise.all([...running.keys()].map(undeploy));
     },

@@ -60,3 +60,25 @@ it('records the outcome without an event when the endpoint has no NotificationCo
   expect((await queue.get(failing.lease.invocation.id))?.state).toBe('failed');
   expect(await queue.outbox.list({ limit: 10 })).toEqual([]);
 });
+
+it('counts each recorded outcome once: expired in neither processed nor failures, a lost lease not at all', async () => {
+  const counts = async (deps: RunDeps) => {
+    const m = deps.metrics;
+    const labels = { endpoint: 'ep', variant: 'blue' };
+    const value = async (c: { get(): Promise<{ values: { value: number; labels: Record<string, unknown> }[] }> }) =>
+      (await c.get()).values.find((v) => v.labels.endpoint === labels.endpoint && v.labels.variant === labels.variant)?.value ?? 0;
+    return {
+      processed: await value(m.invocationsProcessed), failures: await value(m.invocationFailures), expired: await value(m.expiredRequests),
+      total: (await m.totalProcessingTime.get()).values.find((v) => v.metricName === 'asyncinfer_total_processing_time_seconds_count')?.value ?? 0,
+    };
+  };
+  const expired = await leased(() => undefined);
+  await recordOutcome(expired.deps, expired.lease, { state: 'expired', failureReason: 'Request expired' }, 0);
+  expect(await counts(expired.deps)).toEqual({ processed: 0, failures: 0, expired: 1, total: 0 });
+  await queue.stop();
+
+  const failed = await leased(() => undefined);
+  await recordOutcome(failed.deps, failed.lease, { state: 'failed', failureReason: 'x', modelStatus: 500 }, 0);
+  await recordOutcome(failed.deps, failed.lease, { state: 'completed' }, 0);
+  expect(await counts(failed.deps)).toEqual({ processed: 1, failures: 1, expired: 0, total: 1 });
+});

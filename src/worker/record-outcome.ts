@@ -36,9 +36,28 @@ export async function recordOutcome(deps: RunDeps, lease: Lease, outcome: Outcom
   const draft = await notificationFor(deps, lease, outcome, response);
   const recorded = await deps.queue.complete(lease, outcome, draft ? [draft] : []);
   const fields = { id: inv.id, inferenceId: inv.inferenceId, endpoint: inv.endpointName, state: outcome.state, modelStatus: outcome.modelStatus, ms, ...(draft && { eventId: draft.eventId }) };
+  if (recorded) countOutcome(deps, lease, outcome);
   if (!recorded) deps.logger.warn(fields, 'outcome not recorded: the lease was lost, another worker owns the invocation');
   else if (outcome.state === 'completed') deps.logger.info(fields, 'invocation completed');
   else deps.logger.info({ ...fields, failureReason: outcome.failureReason?.slice(0, FAILURE_BODY_PREVIEW) }, `invocation ${outcome.state}`);
+}
+
+/**
+ * The outcome counters, once per recorded outcome (a lost lease counts nothing: its new holder
+ * records it). `expired` never ran and is in neither processed nor failures. An invocation failed
+ * by failQueued (its endpoint went away) did not run either, but its outcome is `failed`, and
+ * failures are a subset of processed, so it counts in both.
+ */
+function countOutcome(deps: RunDeps, lease: Lease, outcome: Outcome): void {
+  const inv = lease.invocation;
+  const l = { endpoint: inv.endpointName, variant: deps.variantOf(inv.endpointName) };
+  if (outcome.state === 'expired') {
+    deps.metrics.expiredRequests.inc(l);
+    return;
+  }
+  deps.metrics.invocationsProcessed.inc(l);
+  if (outcome.state === 'failed') deps.metrics.invocationFailures.inc(l);
+  deps.metrics.totalProcessingTime.observe(l, Math.max(0, (deps.now ?? Date.now)() - inv.receivedAtMs) / 1000);
 }
 
 async function notificationFor(deps: RunDeps, lease: Lease, outcome: Outcome, response: ModelResponse | undefined) {

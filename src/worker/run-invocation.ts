@@ -45,6 +45,7 @@ export async function runInvocation(deps: RunDeps, lease: Lease, instance: Insta
     return;
   }
   const started = now();
+  deps.metrics.timeInBacklog.observe(labels(deps, inv), Math.max(0, (inv.startedAtMs ?? started) - inv.receivedAtMs) / 1000);
   const timeout = AbortSignal.timeout(inv.invocationTimeoutSeconds * 1000);
   const callSignal = AbortSignal.any([signal, timeout]);
   let result: Result;
@@ -106,6 +107,7 @@ async function callModel(deps: RunDeps, inv: Invocation, instance: Instance, sig
   let inputError: Error | undefined;
   if (input.body instanceof Readable) input.body.once('error', (err) => { inputError = err; });
   let res;
+  const modelStartedMs = performance.now();
   try {
     // The invocation timeout is the signal; undici's own timeouts (300 s) would cut long runs short.
     res = await request(`${instance.url}/invocations`, { method: 'POST', headers, body: input.body, signal, headersTimeout: 0, bodyTimeout: 0 });
@@ -114,9 +116,13 @@ async function callModel(deps: RunDeps, inv: Invocation, instance: Instance, sig
     if (inputError) throw new InputUnreadable(inv.inputLocation ?? 'the request body', inputError);
     throw new ModelUnreachable(toError(err).message, { cause: err });
   }
+  countStatus(deps, inv, res.statusCode);
+  // ModelLatency ends with the last byte of the response, whatever happens to it next.
+  const modelAnswered = () => deps.metrics.modelLatency.observe(labels(deps, inv), (performance.now() - modelStartedMs) / 1000);
   const contentLength = Number(res.headers['content-length']);
   if (res.headers['content-length'] === undefined || !Number.isSafeInteger(contentLength)) {
     await res.body.dump();
+    modelAnswered();
     return {
       outcome: {
         state: 'failed', modelStatus: res.statusCode,
@@ -129,9 +135,11 @@ async function callModel(deps: RunDeps, inv: Invocation, instance: Instance, sig
   const ok = res.statusCode >= 200 && res.statusCode < 300;
   if (!ok && !inv.failureLocation) {
     await res.body.dump();
+    modelAnswered();
     return { outcome: modelError(res.statusCode, 'The response was discarded: the endpoint has no S3FailurePath.'), response: { ...(contentType !== undefined && { contentType }) } };
   }
   const held = await holdResponse(res.body, contentLength, contentType, deps.spoolDir);
+  modelAnswered();
   try {
     const response: ModelResponse = {
       ...(contentType !== undefined && { contentType }),
@@ -189,6 +197,11 @@ async function openInput(deps: RunDeps, inv: Invocation, signal: AbortSignal): P
     if (signal.aborted) throw err;
     throw new InputUnreadable(location, toError(err));
   }
+}
+
+function countStatus(deps: RunDeps, inv: Invocation, status: number): void {
+  if (status >= 400 && status < 500) deps.metrics.invocation4xxErrors.inc(labels(deps, inv));
+  else if (status >= 500 && status < 600) deps.metrics.invocation5xxErrors.inc(labels(deps, inv));
 }
 
 function labels(deps: RunDeps, inv: Invocation): { endpoint: string; variant: string } {

@@ -12,6 +12,13 @@
  * the WAL is written in order.
  *
  * better-sqlite3 is synchronous; the methods are async to honour the port (Redis is not).
+ *
+ * Backlog counts: queued and running per endpoint are in-memory counters, counted once from the
+ * table at `start` and then changed by every statement that moves an invocation between states
+ * (enqueue, lease, leaseExpired, complete, release, reclaim). They are exact because this process
+ * holds the data-dir lock: nothing else writes the file while it runs. The oldest queued
+ * invocation is the head of the partial index `invocations_queued (endpoint_name, seq)`: an index
+ * seek, O(log n), not a scan.
  */
 import { EventEmitter } from 'node:events';
 import { closeSync, fsync, mkdirSync, openSync } from 'node:fs';
@@ -21,7 +28,7 @@ import { expiresAtMs, type Invocation, type InvocationRequest, type InvocationSt
 import { coalesced } from '../../coalesced.js';
 import { AppError } from '../../errors.js';
 import type { NotificationOutbox } from '../../notify/index.js';
-import type { InvocationQueue, Lease } from '../invocation-queue.js';
+import type { Backlog, InvocationQueue, Lease } from '../invocation-queue.js';
 import { acquireLockFile } from './lock-file.js';
 import { migrate } from './schema.js';
 import { createSqliteOutbox, OUTBOX_ADDED, prepareOutbox } from './sqlite-outbox.js';
@@ -63,6 +70,19 @@ export function createSqliteQueue(options: SqliteQueueOptions): SqliteQueue {
   let walFd: number | undefined;
   let pending: PendingEnqueue[] = [];
   let flushScheduled = false;
+  /** Per endpoint: invocations queued and running now (see the header). */
+  const counts = new Map<string, { queued: number; running: number }>();
+  const countsOf = (endpointName: string) => {
+    let c = counts.get(endpointName);
+    if (!c) counts.set(endpointName, (c = { queued: 0, running: 0 }));
+    return c;
+  };
+  /** Moves `n` invocations of an endpoint from one state's count to the other's. */
+  const move = (endpointName: string, from: 'queued' | 'running' | undefined, to: 'queued' | 'running' | undefined, n = 1) => {
+    const c = countsOf(endpointName);
+    if (from) c[from] -= n;
+    if (to) c[to] += n;
+  };
 
   function prepare(d: Database.Database) {
     // Positional parameters: binding by name cost a visible share of the accept path.
@@ -105,6 +125,10 @@ export function createSqliteQueue(options: SqliteQueueOptions): SqliteQueue {
       reclaim: d.prepare(`UPDATE invocations SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL
         WHERE state = 'running' AND lease_expires_at <= @now RETURNING endpoint_name`),
       get: d.prepare('SELECT * FROM invocations WHERE id = ?'),
+      // The head of the invocations_queued index: a seek, not a scan.
+      oldestQueued: d.prepare(`SELECT received_at FROM invocations WHERE endpoint_name = ? AND state = 'queued' ORDER BY seq LIMIT 1`).pluck(),
+      // Once, at start; afterwards the counters follow every change.
+      countByState: d.prepare(`SELECT endpoint_name, state, COUNT(*) AS n FROM invocations WHERE state IN ('queued', 'running') GROUP BY endpoint_name, state`),
     };
   }
 
@@ -134,6 +158,7 @@ export function createSqliteQueue(options: SqliteQueueOptions): SqliteQueue {
     if (batch.length === 0) return;
     try {
       open().statements.insertMany(batch);
+      for (const p of batch) move(p.request.endpointName, undefined, 'queued');
     } catch (err) {
       const failure = new AppError('ServiceUnavailable',
         `The request could not be stored durably, so it was not accepted (${(err as Error).message}). Retry later.`, { cause: err });
@@ -178,6 +203,10 @@ export function createSqliteQueue(options: SqliteQueueOptions): SqliteQueue {
         // We hold the lock, so every lease and claim in the file belongs to a process that is gone.
         statements.reclaim.all({ now: Number.MAX_SAFE_INTEGER });
         statements.outbox.releaseAll.run();
+        counts.clear();
+        for (const row of statements.countByState.all() as { endpoint_name: string; state: 'queued' | 'running'; n: number }[]) {
+          countsOf(row.endpoint_name)[row.state] = row.n;
+        }
       } catch (err) {
         db?.close();
         db = undefined;
@@ -218,11 +247,14 @@ export function createSqliteQueue(options: SqliteQueueOptions): SqliteQueue {
     async lease(endpointName, leaseMs) {
       const t = now();
       const row = open().statements.lease.get({ endpointName, owner: options.workerId, leaseExpiresAt: t + leaseMs, now: t }) as Row | undefined;
-      return row ? toLease(row) : undefined;
+      if (!row) return undefined;
+      move(endpointName, 'queued', 'running');
+      return toLease(row);
     },
 
     async leaseExpired(nowMs, limit, leaseMs) {
       const rows = open().statements.leaseExpired.all({ now: nowMs, limit, owner: options.workerId, leaseExpiresAt: nowMs + leaseMs }) as Row[];
+      for (const row of rows) move(row.endpoint_name, 'queued', 'running');
       return rows.map(toLease);
     },
 
@@ -235,6 +267,7 @@ export function createSqliteQueue(options: SqliteQueueOptions): SqliteQueue {
         ...fence(lease), state: outcome.state, failureReason: outcome.failureReason ?? null,
         modelStatus: outcome.modelStatus ?? null, now: now(),
       }, notifications);
+      if (recorded) move(lease.invocation.endpointName, 'running', undefined);
       if (recorded) await syncWal();
       if (added > 0) events.emit(OUTBOX_ADDED);
       return recorded;
@@ -242,12 +275,16 @@ export function createSqliteQueue(options: SqliteQueueOptions): SqliteQueue {
 
     async release(lease) {
       const released = open().statements.release.run(fence(lease)).changes === 1;
-      if (released) events.emit('available', lease.invocation.endpointName);
+      if (released) {
+        move(lease.invocation.endpointName, 'running', 'queued');
+        events.emit('available', lease.invocation.endpointName);
+      }
       return released;
     },
 
     async reclaimExpiredLeases(nowMs) {
       const rows = open().statements.reclaim.all({ now: nowMs }) as { endpoint_name: string }[];
+      for (const row of rows) move(row.endpoint_name, 'running', 'queued');
       for (const name of new Set(rows.map((r) => r.endpoint_name))) events.emit('available', name);
       return rows.length;
     },
@@ -255,6 +292,17 @@ export function createSqliteQueue(options: SqliteQueueOptions): SqliteQueue {
     async get(id) {
       const row = open().statements.get.get(id) as Row | undefined;
       return row ? toInvocation(row) : undefined;
+    },
+
+    async backlog(endpointName): Promise<Backlog> {
+      const { statements: st } = open();
+      const c = counts.get(endpointName) ?? { queued: 0, running: 0 };
+      const backlog: Backlog = { queued: c.queued, running: c.running };
+      if (c.queued > 0) {
+        const receivedAt = st.oldestQueued.get(endpointName) as number | undefined;
+        if (receivedAt !== undefined) backlog.oldestQueuedReceivedAtMs = receivedAt;
+      }
+      return backlog;
     },
 
     onAvailable(listener) {
