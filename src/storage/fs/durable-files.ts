@@ -22,6 +22,11 @@ export interface TempFile {
 export interface DurableFiles {
   /** Streams `body` into a new temp file, fsync'd; removes it again if anything fails. */
   writeTemp(body: Uint8Array | Readable | AsyncIterable<Uint8Array>, options?: { md5?: boolean }): Promise<TempFile>;
+  /**
+   * Bytes already in memory, as a temp file whose modification time is set to `mtimeMs` before the
+   * fsync, so a sidecar naming that time can be written at the same time instead of after it.
+   */
+  writeTempWhole(bytes: Uint8Array, mtimeMs: number): Promise<string>;
   /** A small file written whole (a sidecar), as a temp file. */
   writeTempSmall(content: string): Promise<string>;
   /**
@@ -29,6 +34,8 @@ export interface DurableFiles {
    * file system's (EISDIR, ENOTDIR, EEXIST when a key and a folder collide); the caller maps them.
    */
   moveIntoPlace(temp: string, target: string): Promise<void>;
+  /** `moveIntoPlace` without the folder's fsync: the caller syncs `path.dirname(target)` (with others) before it reports success. */
+  renameIntoPlace(temp: string, target: string): Promise<void>;
   /** fsync a folder, shared with whoever else needs the same folder synced right now. */
   syncFolder(dir: string): Promise<void>;
   discard(temp: string): Promise<void>;
@@ -82,6 +89,25 @@ export function createDurableFiles(tmpDir: string): DurableFiles {
       }
     },
 
+    async writeTempWhole(bytes, mtimeMs) {
+      const tmp = await newTemp();
+      try {
+        const handle = await open(tmp, 'wx');
+        try {
+          await handle.writeFile(bytes);
+          const mtime = new Date(mtimeMs);
+          await handle.utimes(mtime, mtime);
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+        return tmp;
+      } catch (err) {
+        await rm(tmp, { force: true });
+        throw err;
+      }
+    },
+
     async writeTempSmall(content) {
       const tmp = await newTemp();
       try {
@@ -94,6 +120,11 @@ export function createDurableFiles(tmpDir: string): DurableFiles {
     },
 
     async moveIntoPlace(temp, target) {
+      await this.renameIntoPlace(temp, target);
+      await syncFolder(path.dirname(target));
+    },
+
+    async renameIntoPlace(temp, target) {
       const folder = path.dirname(target);
       // A folder is made on the first file that needs it, not checked for every file. A delete
       // may remove a folder it just emptied between our mkdir and rename: then try again.
@@ -106,7 +137,6 @@ export function createDurableFiles(tmpDir: string): DurableFiles {
           await makeFolder(folder);
         }
       }
-      await syncFolder(folder);
     },
 
     syncFolder,

@@ -2,7 +2,9 @@
  * Where the embedded store keeps things under its root, and which names it refuses:
  *
  *   <root>/BUCKET/KEY                      the object's bytes, so users can read and drop files
- *   <root>/.meta/BUCKET/HH/SHA256(KEY).json its sidecar: Content-Type, user metadata, ETag
+ *   <root>/.meta/BUCKET/HH/SHA256(KEY).json its sidecar: Content-Type, user metadata, ETag; HH is
+ *                                          from the hash of the key's folder, so the sidecars of
+ *                                          one folder's objects share a folder (and its fsyncs)
  *   <root>/.uploads/UPLOAD-ID/             a multipart upload's parts
  *   <root>/.tmp/                           files being written, renamed into place when whole
  *
@@ -61,10 +63,15 @@ export function createFsLayout(rootPath: string): FsLayout {
       return file;
     },
     sidecarOf({ bucket, key }) {
-      const hash = createHash('sha256').update(key).digest('hex');
-      return path.join(metaDir, bucket, hash.slice(0, 2), `${hash}.json`);
+      const slash = key.lastIndexOf('/');
+      const folder = sha256Hex(slash < 0 ? '' : key.slice(0, slash)).slice(0, 2);
+      return path.join(metaDir, bucket, folder, `${sha256Hex(key)}.json`);
     },
   };
+}
+
+function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }
 
 export function bucketProblem(bucket: string): string | undefined {

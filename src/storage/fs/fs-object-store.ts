@@ -9,13 +9,15 @@
  * new sidecar; the sidecar does not match them (size and mtime) and is ignored, so such a reader
  * gets the old bytes with default metadata, never a mix of old and new bytes.
  */
+import { createHash } from 'node:crypto';
 import { close, createReadStream, fstat, open as openCallback } from 'node:fs';
 import { mkdir, readdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { formatS3Uri, type S3Uri } from '../../domain/index.js';
 import { AppError } from '../../errors.js';
-import type { BucketObject, BucketStore, ByteRange, ObjectInfo } from '../bucket-store.js';
+import type { BucketObject, BucketPutOptions, BucketStore, ByteRange, ObjectInfo } from '../bucket-store.js';
 import { createDurableFiles, fileStamp, isNodeError, type TempFile } from './durable-files.js';
 import { createFsLayout } from './fs-layout.js';
 import { listFolder } from './fs-list.js';
@@ -57,23 +59,79 @@ export function createFsObjectStore(options: { root: string }): BucketStore {
     if (isFolder || parentIsFile) throw folderClash(uri);
   }
 
+  /** Commits a streamed body, whose size and modification time are known once it is written. */
   async function commit(uri: S3Uri, temp: TempFile, fields: Omit<Sidecar, 'size' | 'mtimeMs'>): Promise<void> {
-    const file = layout.fileOf(uri);
     const sidecar: Sidecar = { ...(await fileStamp(temp.path)), ...fields };
+    await place(uri, temp.path, await files.writeTempSmall(JSON.stringify(sidecar)));
+  }
+
+  /**
+   * Both renames first (sidecar, then object: readers see the metadata no later than the bytes),
+   * then both folders' fsyncs at once. A crash before they return may keep either rename or both;
+   * the put had not resolved, so its writer still owns the outcome and writes again.
+   */
+  async function place(uri: S3Uri, objectTemp: string, sidecarTemp: string): Promise<void> {
+    const file = layout.fileOf(uri);
     const sidecarFile = layout.sidecarOf(uri);
-    const sidecarTemp = await files.writeTempSmall(JSON.stringify(sidecar));
     try {
-      await files.moveIntoPlace(sidecarTemp, sidecarFile);
+      await files.renameIntoPlace(sidecarTemp, sidecarFile);
     } catch (err) {
       await files.discard(sidecarTemp);
       throw err;
     }
     try {
-      await files.moveIntoPlace(temp.path, file);
+      await files.renameIntoPlace(objectTemp, file);
     } catch (err) {
       if (isNodeError(err, 'EISDIR', 'ENOTDIR', 'EEXIST', 'ENOTEMPTY')) throw folderClash(uri, err);
       throw err;
     }
+    await Promise.all([files.syncFolder(path.dirname(sidecarFile)), files.syncFolder(path.dirname(file))]);
+  }
+
+  async function writeObject(uri: S3Uri, body: Uint8Array | Readable, putOptions: BucketPutOptions = {}): Promise<{ etag: string }> {
+    const fields = (etag: string): Omit<Sidecar, 'size' | 'mtimeMs'> => {
+      const checksum = putOptions.checksum?.();
+      return {
+        etag,
+        ...(putOptions.contentType !== undefined && { contentType: putOptions.contentType }),
+        ...(putOptions.metadata && Object.keys(putOptions.metadata).length > 0 && { metadata: { ...putOptions.metadata } }),
+        ...(putOptions.headers && Object.keys(putOptions.headers).length > 0 && { headers: { ...putOptions.headers } }),
+        ...(checksum && { checksum }),
+      };
+    };
+    const checkMd5 = (md5: Buffer) => {
+      if (putOptions.contentMd5 !== undefined && putOptions.contentMd5 !== md5.toString('base64')) throw digestMismatch(putOptions.contentMd5, md5);
+      return md5.toString('hex');
+    };
+    if (body instanceof Uint8Array) return writeWhole(uri, body, fields(checkMd5(createHash('md5').update(body).digest())));
+    const temp = await files.writeTemp(body, { md5: true });
+    try {
+      const etag = checkMd5(temp.md5!);
+      await commit(uri, temp, fields(etag));
+      return { etag };
+    } catch (err) {
+      await files.discard(temp.path);
+      throw err;
+    }
+  }
+
+  /** Bytes in memory: the object and its sidecar are written (and fsync'd) side by side. */
+  async function writeWhole(uri: S3Uri, bytes: Uint8Array, described: Omit<Sidecar, 'size' | 'mtimeMs'>): Promise<{ etag: string }> {
+    const sidecar: Sidecar = { size: bytes.length, mtimeMs: Date.now(), ...described };
+    const [objectTemp, sidecarTemp] = await Promise.allSettled([
+      files.writeTempWhole(bytes, sidecar.mtimeMs), files.writeTempSmall(JSON.stringify(sidecar)),
+    ]);
+    if (objectTemp.status === 'rejected' || sidecarTemp.status === 'rejected') {
+      for (const written of [objectTemp, sidecarTemp]) if (written.status === 'fulfilled') await files.discard(written.value);
+      throw objectTemp.status === 'rejected' ? objectTemp.reason : (sidecarTemp as PromiseRejectedResult).reason;
+    }
+    try {
+      await place(uri, objectTemp.value, sidecarTemp.value);
+    } catch (err) {
+      await files.discard(objectTemp.value);
+      throw err;
+    }
+    return { etag: described.etag };
   }
 
   /**
@@ -127,30 +185,13 @@ export function createFsObjectStore(options: { root: string }): BucketStore {
     },
 
     async put(uri, body, putOptions) {
-      await store.putObject(uri, body, putOptions);
+      // No fail-fast clash check: the worker's bodies are already held whole, and commit refuses a clash anyway.
+      await writeObject(uri, body, putOptions);
     },
 
     async putObject(uri, body, putOptions = {}) {
       await checkNoFolderClash(uri);
-      const temp = await files.writeTemp(body, { md5: true });
-      try {
-        if (putOptions.contentMd5 !== undefined && putOptions.contentMd5 !== temp.md5!.toString('base64')) {
-          throw digestMismatch(putOptions.contentMd5, temp.md5!);
-        }
-        const etag = temp.md5!.toString('hex');
-        const checksum = putOptions.checksum?.();
-        await commit(uri, temp, {
-          etag,
-          ...(putOptions.contentType !== undefined && { contentType: putOptions.contentType }),
-          ...(putOptions.metadata && Object.keys(putOptions.metadata).length > 0 && { metadata: { ...putOptions.metadata } }),
-          ...(putOptions.headers && Object.keys(putOptions.headers).length > 0 && { headers: { ...putOptions.headers } }),
-          ...(checksum && { checksum }),
-        });
-        return { etag };
-      } catch (err) {
-        await files.discard(temp.path);
-        throw err;
-      }
+      return writeObject(uri, body, putOptions);
     },
 
     async delete(uri) {

@@ -39,7 +39,8 @@ export async function readSidecar(file: string): Promise<Sidecar | undefined> {
 
 /** What is known about a file with these size and mtime, given its sidecar if any. */
 export function objectInfoOf(stamp: { size: number; mtimeMs: number }, sidecar: Sidecar | undefined): ObjectInfo & { typed: boolean } {
-  const fresh = sidecar !== undefined && sidecar.size === stamp.size && sidecar.mtimeMs === stamp.mtimeMs;
+  // To the millisecond: a time set by utimes comes back from stat with a rounding error in the nanoseconds.
+  const fresh = sidecar !== undefined && sidecar.size === stamp.size && Math.round(sidecar.mtimeMs) === Math.round(stamp.mtimeMs);
   return {
     contentLength: stamp.size,
     lastModifiedMs: Math.floor(stamp.mtimeMs),
