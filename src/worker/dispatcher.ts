@@ -69,7 +69,13 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         pumpAgain = false;
         for (let instance = freeInstance(); instance && !stopping; instance = freeInstance()) {
           adjust(instance, +1);
-          const lease = await queue.lease(endpointName, leaseMs);
+          let lease: Lease | undefined;
+          try {
+            lease = await queue.lease(endpointName, leaseMs);
+          } catch (err) {
+            adjust(instance, -1); // a failed lease (the queue store unreachable) must not keep its slot
+            throw err;
+          }
           if (!lease) {
             adjust(instance, -1);
             break;
