@@ -8,9 +8,10 @@ import { rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
+import { createAutoscaler, type ScalingSettings } from './autoscale/index.js';
 import { createSqliteCatalog } from './catalog/index.js';
 import { createMetrics } from './metrics/index.js';
-import type { ResolvedConfig } from './config/index.js';
+import type { EndpointConfig, ResolvedConfig } from './config/index.js';
 import { AppError } from './errors.js';
 import { notificationSettings, type EndpointNotifications } from './domain/index.js';
 import { bringUp, createGateway, createS3Api, endpointNotifications, type ConfiguredEndpoint, type ControlPlaneContext, type EndpointDeployer, type EndpointDeployment } from './gateway/index.js';
@@ -99,11 +100,11 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
     metrics.setBacklogSource({
       endpoints: () => runner.names().flatMap((name) => {
         const e = runner.get(name);
-        return e?.async ? [{ name, variant: e.variantName, readyInstances: e.readyInstances(), desiredInstances: e.desiredInstances }] : [];
+        return e?.async ? [{ name, variant: e.variantName, instances: e.instanceCounts(), desiredInstances: e.desiredInstances }] : [];
       }),
       backlog: (name) => queue.backlog(name),
     });
-    const makePool = (name: string, model: ModelSpec, count: number) => createPool(config, name, model, count, registry, logger.child({ endpoint: name }));
+    const makePool = (endpoint: PoolOwner, model: ModelSpec, count: number) => createPool(config, endpoint, model, count, registry, metrics, logger.child({ endpoint: endpoint.name }));
 
     const startedAtMs = Date.now();
     const configuredEndpoints: ConfiguredEndpoint[] = [];
@@ -111,10 +112,12 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
       const count = endpoint.model.url !== undefined ? 1 : endpoint.instances.initial;
       const asyncConfig = endpoint.asyncInferenceConfig;
       const notification = notificationSettings(asyncConfig?.OutputConfig.NotificationConfig);
+      const scaling = scalingSettings(endpoint);
       await runner.deploy({
         name: endpoint.name,
         variantName: endpoint.variantName,
         desiredInstances: count,
+        ...(scaling && { scaling }),
         ...(asyncConfig && {
           async: {
             maxConcurrencyPerInstance: asyncConfig.ClientConfig?.MaxConcurrentInvocationsPerInstance ?? 1,
@@ -123,11 +126,11 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
             ...(notification && { notification }),
           },
         }),
-      }, makePool(endpoint.name, endpoint.model, count));
+      }, makePool(endpoint, endpoint.model, count));
       configuredEndpoints.push({
         name: endpoint.name, variantName: endpoint.variantName, createdAtMs: startedAtMs,
         ...(endpoint.asyncInferenceConfig && { asyncInferenceConfig: endpoint.asyncInferenceConfig }),
-        instances: () => ({ current: runner.get(endpoint.name)?.readyInstances() ?? 0, desired: count }),
+        instances: () => ({ current: runner.get(endpoint.name)?.readyInstances() ?? 0, desired: runner.get(endpoint.name)?.desiredInstances ?? 0 }),
       });
     }
 
@@ -146,6 +149,14 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
         void bringUp(controlPlane, endpoint.name);
       }
     }
+
+    // After the endpoints (its wake listener sees them), stopped before them (no resize during shutdown).
+    const autoscaler = createAutoscaler({
+      endpoints: runner, queue, logger: logger.child({ part: 'autoscaler' }), intervalMs: config.autoscaling.interval,
+      onScale: (e) => metrics.scalingEvents.inc({ endpoint: e.endpoint, variant: e.variant, reason: e.reason }),
+    });
+    autoscaler.start();
+    teardown.push({ name: 'autoscaler', stop: () => autoscaler.stop() });
 
     const sweeper = createExpirySweeper({ queue, logger, expire: (lease) => expireInvocation(runDeps, lease) });
     sweeper.start();
@@ -170,7 +181,7 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
  * CreateEndpoint's containers: `Image` names an entry of the config's `images` (a command or a
  * URL), or is itself an http(s) URL of a running container.
  */
-function createDeployer(config: ResolvedConfig, runner: EndpointRunner, runDeps: RunDeps, makePool: (name: string, model: ModelSpec, count: number) => InstancePool): EndpointDeployer {
+function createDeployer(config: ResolvedConfig, runner: EndpointRunner, runDeps: RunDeps, makePool: (endpoint: PoolOwner, model: ModelSpec, count: number) => InstancePool): EndpointDeployer {
   async function modelDir(url: string): Promise<string> {
     try {
       return await unpackModelData({ url, dir: path.join(config.dataDir, 'models'), open: async (u) => (await openLocation(runDeps.store, u)).body });
@@ -195,7 +206,7 @@ function createDeployer(config: ResolvedConfig, runner: EndpointRunner, runDeps:
     const count = url !== undefined ? 1 : d.instanceCount;
     return {
       endpoint: { name: d.name, variantName: d.variantName, desiredInstances: count, ...(d.async && { async: d.async }) },
-      pool: () => makePool(d.name, model, count),
+      pool: () => makePool(d, model, count),
     };
   }
 
@@ -216,6 +227,10 @@ function createDeployer(config: ResolvedConfig, runner: EndpointRunner, runDeps:
       await failQueued(deps, name, failureReason);
     },
     readyInstances: (name) => runner.get(name)?.readyInstances() ?? 0,
+    pin(name, count) {
+      runDeps.logger.info({ endpoint: name, desired: count }, `instance count of ${name} pinned at ${count} (UpdateEndpointWeightsAndCapacities); autoscaling suspended`);
+      runner.pin(name, count);
+    },
     waitUntilReady: (name, count, timeoutMs) => runner.waitUntilReady(name, count, timeoutMs),
   };
 }
@@ -241,11 +256,17 @@ function startNotifications(config: ResolvedConfig, outbox: NotificationOutbox, 
   return [{ name: 'notification deliverers', stop: () => deliverer.stop() }, { name: 'notification delivery', stop: () => loop.stop() }];
 }
 
-function createPool(config: ResolvedConfig, name: string, model: ModelSpec, count: number, registry: InstanceRegistry, logger: Logger): InstancePool {
+/** The endpoint a pool's instances belong to (names and metric labels). */
+interface PoolOwner {
+  name: string;
+  variantName: string;
+}
+
+function createPool(config: ResolvedConfig, endpoint: PoolOwner, model: ModelSpec, count: number, registry: InstanceRegistry, metrics: Metrics, logger: Logger): InstancePool {
   const pingIntervalMs = model.healthCheckIntervalSeconds * 1000;
-  if (model.url !== undefined) return createUrlPool({ endpointName: name, url: model.url, logger, pingIntervalMs });
+  if (model.url !== undefined) return createUrlPool({ endpointName: endpoint.name, url: model.url, logger, pingIntervalMs });
   return createProcessPool({
-    endpointName: name,
+    endpointName: endpoint.name,
     command: model.command!,
     env: model.env,
     cwd: config.baseDir,
@@ -254,5 +275,16 @@ function createPool(config: ResolvedConfig, name: string, model: ModelSpec, coun
     pingIntervalMs,
     registry,
     logger,
+    onReplaced: (cause) => metrics.instanceReplacements.inc({ endpoint: endpoint.name, variant: endpoint.variantName, cause }),
   });
+}
+
+/** A config endpoint's autoscaling, when its `instances` has a `max`; otherwise its count stays as configured. */
+function scalingSettings(endpoint: EndpointConfig): ScalingSettings | undefined {
+  const i = endpoint.instances;
+  if (i.max === undefined || endpoint.model.url !== undefined) return undefined;
+  return {
+    min: i.min ?? 1, max: i.max, targetBacklogPerInstance: i.targetBacklogPerInstance,
+    scaleOutCooldownMs: i.scaleOutCooldown, scaleInCooldownMs: i.scaleInCooldown, idleBeforeZeroMs: i.idleBeforeZero,
+  };
 }

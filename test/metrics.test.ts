@@ -4,6 +4,7 @@
  */
 import { InvokeEndpointAsyncCommand, type InvokeEndpointAsyncCommandInput } from '@aws-sdk/client-sagemaker-runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scrape as scrapeMetrics, scrapeUntil as scrapeMetricsUntil, type Scrape } from './support/metrics.js';
 import { controlEndpoint, startServer, waitFor, waitForObject, type ServerProcess } from './support/server.js';
 
 let server: ServerProcess;
@@ -28,29 +29,7 @@ afterAll(async () => {
   expect(await server.stop()).toBe(0);
 });
 
-interface Sample { name: string; labels: Record<string, string>; value: number }
-
-/** The Prometheus text format, enough of it for these series. */
-function parse(text: string): Sample[] {
-  const samples: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m) throw new Error(`unparsable line: ${line}`);
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
-    samples.push({ name: m[1]!, labels, value: Number(m[3]) });
-  }
-  return samples;
-}
-
-async function scrape(): Promise<(name: string, labels?: Record<string, string>) => number | undefined> {
-  const res = await fetch(`${server.url}/metrics`);
-  expect(res.status).toBe(200);
-  expect(res.headers.get('content-type')).toContain('text/plain');
-  const samples = parse(await res.text());
-  return (name, labels = {}) => samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
-}
+const scrape = () => scrapeMetrics(server.url);
 
 const EP = { endpoint: 'ep', variant: 'AllTraffic' };
 const COLD = { endpoint: 'cold', variant: 'AllTraffic' };
@@ -59,12 +38,7 @@ async function invoke(input: Partial<InvokeEndpointAsyncCommandInput>) {
   return server.client.send(new InvokeEndpointAsyncCommand({ EndpointName: 'ep', Body: Buffer.from('{"x":1}'), ...input }));
 }
 
-/** Polls the scrape until `check` holds, and hands back that scrape. */
-async function scrapeUntil(check: (m: Awaited<ReturnType<typeof scrape>>) => boolean, what: string, timeoutMs = 15_000) {
-  let last: Awaited<ReturnType<typeof scrape>> | undefined;
-  await waitFor(async () => check((last = await scrape())), timeoutMs, what);
-  return last!;
-}
+const scrapeUntil = (check: (m: Scrape) => boolean, what: string, timeoutMs?: number) => scrapeMetricsUntil(server.url, check, what, timeoutMs);
 
 describe('GET /metrics', () => {
   it('counts outcomes, model statuses and latencies as they happen', async () => {

@@ -100,3 +100,23 @@ it('refuses an output path whose bucket S3 could not hold', () => {
   expect(message).toContain('endpoints[0].asyncInferenceConfig.OutputConfig.S3OutputPath: the bucket must be an S3 bucket name');
   expect(message).toContain('endpoints[0].asyncInferenceConfig.OutputConfig.S3FailurePath: the bucket must be an S3 bucket name');
 });
+
+describe('instances and autoscaling', () => {
+  const load = (instances: object, extra: object = {}) =>
+    loadConfig({ file: writeConfig('c.json', JSON.stringify({ endpoints: [{ ...endpoint, instances, ...extra }] })) });
+
+  it('fills the autoscaling defaults and reads durations', () => {
+    const i = load({ initial: 0, min: 0, max: 3, scaleInCooldown: '90s', idleBeforeZero: '1m' }).endpoints[0]!.instances;
+    expect(i).toEqual({ initial: 0, min: 0, max: 3, targetBacklogPerInstance: 5, scaleOutCooldown: 30_000, scaleInCooldown: 90_000, idleBeforeZero: 60_000 });
+    expect(load({}).endpoints[0]!.instances).toMatchObject({ initial: 1 });
+  });
+
+  it('names the rule each bad setting breaks', () => {
+    expect(() => load({ min: 3, max: 2, initial: 2 })).toThrow(/instances\.min: min \(3\) must not be above max \(2\)/);
+    expect(() => load({ initial: 0, max: 2 })).toThrow(/instances\.initial: initial \(0\) must be between min \(1, the default\) and max \(2\); set "min": 0/);
+    expect(() => load({ min: 0 })).toThrow(/instances\.max: autoscaling needs "max"/);
+    expect(() => load({ max: 2, scaleOutCooldown: 'soon' })).toThrow(/scaleOutCooldown: must be a duration/);
+    expect(() => load({ max: 2 }, { asyncInferenceConfig: undefined })).toThrow(/instances\.max: autoscaling follows the queue backlog/);
+    expect(() => load({ max: 1 }, { model: { url: 'http://127.0.0.1:9000' } })).toThrow(/instances\.max: an endpoint with model\.url is not scaled/);
+  });
+});

@@ -47,18 +47,50 @@ const ModelSchema = z.strictObject({
   }
 });
 
+const MAX_INSTANCES = 64;
+/**
+ * How many instances run. Without `max` the count stays at `initial` (UpdateEndpointWeightsAndCapacities
+ * cannot change a config endpoint; edit the file). With `max` the autoscaler tracks the backlog per
+ * instance (src/autoscale/scaling-policy.ts) between `min` and `max`; `min: 0` scales to zero.
+ */
+const InstancesSchema = z.strictObject({
+  initial: z.number().int().min(0).max(MAX_INSTANCES).default(1),
+  min: z.number().int().min(0).max(MAX_INSTANCES).optional(),
+  max: z.number().int().min(0).max(MAX_INSTANCES).optional(),
+  /** ApproximateBacklogSizePerInstance to hold (TargetValue of a SageMaker target-tracking policy). */
+  targetBacklogPerInstance: z.number().positive().max(1_000_000).default(5),
+  scaleOutCooldown: durationMs(0, 86_400_000).default(30_000),
+  scaleInCooldown: durationMs(0, 86_400_000).default(300_000),
+  /** With min 0: how long the backlog must stay at 0 (nothing in flight) before the last instance stops. */
+  idleBeforeZero: durationMs(0, 86_400_000).default(300_000),
+}).superRefine((i, ctx) => {
+  if (i.max === undefined) {
+    if (i.min !== undefined) ctx.addIssue({ code: 'custom', path: ['max'], message: 'autoscaling needs "max" as well as "min" (or remove "min" to keep "initial" instances)' });
+    return;
+  }
+  const min = i.min ?? 1;
+  if (min > i.max) ctx.addIssue({ code: 'custom', path: ['min'], message: `min (${min}) must not be above max (${i.max})` });
+  if (i.initial < min || i.initial > i.max) {
+    ctx.addIssue({ code: 'custom', path: ['initial'], message: `initial (${i.initial}) must be between min (${min}${i.min === undefined ? ', the default' : ''}) and max (${i.max}); set "min": 0 to allow scaling to zero` });
+  }
+});
+
 const EndpointSchema = z.strictObject({
   name: endpointName,
   variantName: endpointName.default('AllTraffic'),
   model: ModelSchema,
-  instances: z.strictObject({
-    initial: z.number().int().min(0).max(64).default(1),
-  }).default({ initial: 1 }),
+  instances: InstancesSchema.prefault({}),
   /** Without it the endpoint is real-time: InvokeEndpoint, no queue. */
   asyncInferenceConfig: AsyncInferenceConfigSchema.optional(),
 }).superRefine((ep, ctx) => {
   if (ep.model.url !== undefined && ep.instances.initial > 1) {
     ctx.addIssue({ code: 'custom', path: ['instances', 'initial'], message: 'an endpoint with model.url has exactly one instance (the URL); set instances.initial to 1 or use model.command' });
+  }
+  if (ep.instances.max !== undefined && ep.asyncInferenceConfig === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['instances', 'max'], message: 'autoscaling follows the queue backlog, so it needs an asynchronous endpoint (asyncInferenceConfig); a real-time endpoint keeps instances.initial' });
+  }
+  if (ep.model.url !== undefined && ep.instances.max !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['instances', 'max'], message: 'an endpoint with model.url is not scaled (its one instance is not started by asyncinfer); remove instances.min/max or use model.command' });
   }
 });
 
@@ -139,6 +171,10 @@ export const ConfigSchema = z.strictObject({
    * AWS SNS itself, in the ARN's region, as SageMaker would.
    */
   topics: z.record(snsTopic, z.array(NotificationTarget).min(1)).default({}),
+  /** How often the autoscaler looks at every scaled endpoint (it also acts at once on the first request to an endpoint at zero). */
+  autoscaling: z.strictObject({
+    interval: durationMs(50, 60_000).default(1000),
+  }).default({ interval: 1000 }),
   /** How notifications are retried: exponential backoff with full jitter, then kept for replay. */
   notifications: z.strictObject({
     maxAttempts: z.number().int().min(1).max(100).default(10),

@@ -17,7 +17,7 @@ const MODEL_BUCKETS_SECONDS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 
 /** What the queue gauges are computed from at each scrape; main.ts wires the runner and the queue. */
 export interface BacklogSource {
   /** The endpoints to report, with what the runner knows of their instances. */
-  endpoints(): readonly { name: string; variant: string; readyInstances: number; desiredInstances: number }[];
+  endpoints(): readonly { name: string; variant: string; instances: { starting: number; ready: number; draining: number }; desiredInstances: number }[];
   backlog(endpointName: string): Promise<{ queued: number; running: number; oldestQueuedReceivedAtMs?: number }>;
   now?: () => number;
 }
@@ -49,10 +49,10 @@ export function createMetrics() {
       return {
         labels: { endpoint: e.name, variant: e.variant },
         size,
-        perInstance: size / Math.max(e.readyInstances, 1),
+        perInstance: size / Math.max(e.instances.ready, 1),
         ageSeconds: b.oldestQueuedReceivedAtMs === undefined ? 0 : Math.max(0, now - b.oldestQueuedReceivedAtMs) / 1000,
-        withoutCapacity: b.queued > 0 && e.readyInstances === 0 ? 1 : 0,
-        readyInstances: e.readyInstances,
+        withoutCapacity: b.queued > 0 && e.instances.ready === 0 ? 1 : 0,
+        instances: e.instances,
         desiredInstances: e.desiredInstances,
       };
     }));
@@ -108,14 +108,21 @@ export function createMetrics() {
       (g, s) => g.set(s.labels, s.ageSeconds)),
     hasBacklogWithoutCapacity: gauge('asyncinfer_has_backlog_without_capacity', '1 when invocations are queued and no instance is ready (SageMaker HasBacklogWithoutCapacity).',
       (g, s) => g.set(s.labels, s.withoutCapacity)),
-    // starting and draining are not tracked per state by the instance pools yet: reported as 0.
     instances: gauge('asyncinfer_instances', 'Model instances of the endpoint by state: starting, ready, draining.', (g, s) => {
-      g.set({ ...s.labels, state: 'starting' }, 0);
-      g.set({ ...s.labels, state: 'ready' }, s.readyInstances);
-      g.set({ ...s.labels, state: 'draining' }, 0);
+      for (const state of ['starting', 'ready', 'draining'] as const) g.set({ ...s.labels, state }, s.instances[state]);
     }, ['state']),
     desiredInstances: gauge('asyncinfer_desired_instances', 'The instance count wanted now (autoscaler or pin).',
       (g, s) => g.set(s.labels, s.desiredInstances)),
+    /** Changes of the desired count made by the autoscaler, by the policy's reason. */
+    scalingEvents: new Counter({
+      name: 'asyncinfer_scaling_events_total', help: 'Changes of the desired instance count made by the autoscaler, by reason (scale-out, scale-in, to-zero, wake-from-zero, ...).',
+      labelNames: [...ENDPOINT_LABELS, 'reason'], registers: [registry],
+    }),
+    /** Instances lost (exited, unhealthy, never ready) and started again to keep the desired count. */
+    instanceReplacements: new Counter({
+      name: 'asyncinfer_instance_replacements_total', help: 'Model instances replaced to keep the desired count, by cause (exited, unhealthy, startup-timeout).',
+      labelNames: [...ENDPOINT_LABELS, 'cause'], registers: [registry],
+    }),
   };
 }
 
@@ -125,6 +132,6 @@ interface Snapshot {
   perInstance: number;
   ageSeconds: number;
   withoutCapacity: number;
-  readyInstances: number;
+  instances: { starting: number; ready: number; draining: number };
   desiredInstances: number;
 }

@@ -1,4 +1,4 @@
-export type { Instance, InstancePool } from './instance-pool.js';
+export { NO_DRAIN, type Drainer, type Instance, type InstanceCounts, type InstancePool, type ReplacementCause } from './instance-pool.js';
 export { createProcessPool, type ProcessPoolOptions } from './process-pool.js';
 export { createUrlPool, type UrlPoolOptions } from './url-pool.js';
 export { createInstanceRegistry, type InstanceRegistry } from './orphans.js';

@@ -1,7 +1,8 @@
 /**
  * Instances started by running `model.command`, one child process each, in its own process group
  * (so a model that forks helpers is stopped whole). Each slot keeps one instance alive: start,
- * wait for `/ping`, keep pinging, and replace it when it exits or stops answering.
+ * wait for `/ping`, keep pinging, and replace it when it exits or stops answering. `resize` adds
+ * slots, or drains and ends them (see the InstancePool contract).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
@@ -9,7 +10,7 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { freePort } from './free-port.js';
-import type { Instance, InstancePool } from './instance-pool.js';
+import type { Drainer, Instance, InstancePool, ReplacementCause } from './instance-pool.js';
 import type { InstanceRegistry } from './orphans.js';
 import { ping, UNHEALTHY_AFTER_FAILED_PINGS } from './ping.js';
 
@@ -18,6 +19,7 @@ export interface ProcessPoolOptions {
   command: readonly string[];
   env: Readonly<Record<string, string>>;
   cwd: string;
+  /** Instances started by `start`. */
   count: number;
   startupTimeoutMs: number;
   logger: Logger;
@@ -25,32 +27,75 @@ export interface ProcessPoolOptions {
   pingIntervalMs?: number;
   /** SIGTERM, then SIGKILL after this long (SageMaker waits 30 s). */
   stopGraceMs?: number;
+  /** An instance was lost (or never became ready) and its slot starts another. */
+  onReplaced?: (cause: ReplacementCause) => void;
 }
 
 const STARTUP_PING_MS = 100;
 const MAX_BACKOFF_MS = 30_000;
+
+/** One place for an instance: it starts one, and another whenever that one is lost, until stopped. */
+interface Slot {
+  n: number;
+  /** Ends this slot (its instance is stopped); the pool's own stop ends all. */
+  end: AbortController;
+  signal: AbortSignal;
+  draining: boolean;
+  /** The instance, while it answers /ping. */
+  healthy?: Instance;
+}
+
+interface Lost {
+  cause: ReplacementCause;
+  reason: string;
+}
 
 export function createProcessPool(options: ProcessPoolOptions): InstancePool {
   const { logger } = options;
   const pingIntervalMs = options.pingIntervalMs ?? 5000;
   const stopGraceMs = options.stopGraceMs ?? 10_000;
   const events = new EventEmitter();
-  const readyInstances = new Map<string, Instance>();
   const stopping = new AbortController();
-  const slots: Promise<void>[] = [];
+  const slots = new Map<number, Slot>();
+  const running = new Set<Promise<void>>();
   let generation = 0;
+  const changed = () => events.emit('change');
 
-  const setReady = (instance: Instance, ready: boolean) => {
-    if (ready) readyInstances.set(instance.id, instance);
-    else if (!readyInstances.delete(instance.id)) return;
-    events.emit('change');
-  };
+  function addSlot(): void {
+    let n = 1;
+    while (slots.has(n)) n++;
+    const end = new AbortController();
+    const slot: Slot = { n, end, signal: AbortSignal.any([stopping.signal, end.signal]), draining: false };
+    slots.set(n, slot);
+    const done: Promise<void> = runSlot(slot)
+      .catch((err: unknown) => logger.error({ err }, 'model instance supervisor failed'))
+      .finally(() => {
+        slots.delete(n);
+        running.delete(done);
+        changed();
+      });
+    running.add(done);
+    changed();
+  }
 
-  async function runSlot(slot: number): Promise<void> {
+  /** Takes the slot out of service; ends it at once when it has no ready instance, else once idle. */
+  async function drain(slot: Slot, drainer: Drainer): Promise<void> {
+    slot.draining = true;
+    changed();
+    const instance = slot.healthy;
+    if (instance) {
+      logger.info({ instance: instance.id, running: drainer.load(instance.id) }, 'model instance draining');
+      await drainer.idle(instance.id);
+    }
+    if (slot.draining) slot.end.abort();
+  }
+
+  async function runSlot(slot: Slot): Promise<void> {
     let failures = 0;
-    while (!stopping.signal.aborted) {
+    const { signal } = slot;
+    while (!signal.aborted) {
       const port = await freePort();
-      const instance: Instance = { id: `${options.endpointName}-${slot}.${++generation}`, url: `http://127.0.0.1:${port}` };
+      const instance: Instance = { id: `${options.endpointName}-${slot.n}.${++generation}`, url: `http://127.0.0.1:${port}` };
       const log = logger.child({ instance: instance.id });
       const child = spawn(options.command[0]!, options.command.slice(1), {
         cwd: options.cwd,
@@ -60,56 +105,65 @@ export function createProcessPool(options: ProcessPoolOptions): InstancePool {
         detached: true,
       });
       const exited = new Promise<string>((resolve) => {
-        child.once('exit', (code, signal) => resolve(signal ? `killed by ${signal}` : `exited with code ${code}`));
+        child.once('exit', (code, sig) => resolve(sig ? `killed by ${sig}` : `exited with code ${code}`));
         child.once('error', (err) => resolve(`could not be started: ${err.message}`));
       });
       if (child.pid) options.registry.add(child.pid);
       forwardOutput(child, log);
       log.info({ port, pid: child.pid, command: options.command }, 'model instance starting');
 
-      const startup = await waitUntilReady(instance.url, options.startupTimeoutMs, exited);
-      if (startup === 'ready') {
+      let lost = await waitUntilReady(instance.url, options.startupTimeoutMs, exited, signal);
+      if (lost === undefined && !signal.aborted) {
         failures = 0;
         log.info('model instance ready');
-        setReady(instance, true);
-        const why = await watch(instance.url, exited);
-        setReady(instance, false);
-        if (!stopping.signal.aborted) log.warn({ reason: why }, 'model instance lost; replacing it');
-      } else if (!stopping.signal.aborted) {
-        log.error({ reason: startup }, 'model instance did not become ready');
+        slot.healthy = instance;
+        changed();
+        lost = await watch(instance.url, exited, signal);
+        slot.healthy = undefined;
+        changed();
       }
       await stopChild(child, exited);
       if (child.pid) options.registry.remove(child.pid);
-      if (stopping.signal.aborted) return;
+      if (signal.aborted) {
+        log.info('model instance stopped');
+        return;
+      }
+      // Lost while draining: it was going away anyway.
+      if (slot.draining) return;
+      log.warn({ reason: lost!.reason, cause: lost!.cause }, 'model instance lost; replacing it');
+      options.onReplaced?.(lost!.cause);
       failures++;
       const backoffMs = Math.min(MAX_BACKOFF_MS, 500 * 2 ** (failures - 1));
-      await sleep(backoffMs, undefined, { signal: stopping.signal }).catch(() => undefined);
+      await sleep(backoffMs, undefined, { signal }).catch(() => undefined);
     }
   }
 
-  async function waitUntilReady(url: string, timeoutMs: number, exited: Promise<string>): Promise<'ready' | string> {
+  /** Undefined once /ping answers 200; otherwise why it never did. */
+  async function waitUntilReady(url: string, timeoutMs: number, exited: Promise<string>, signal: AbortSignal): Promise<Lost | undefined> {
     const deadline = Date.now() + timeoutMs;
     let exit: string | undefined;
     void exited.then((why) => { exit = why; });
-    while (!stopping.signal.aborted) {
-      if (exit !== undefined) return `it ${exit} before answering GET /ping`;
-      if (await ping(url, 2000)) return 'ready';
-      if (Date.now() > deadline) return `GET /ping did not answer 200 within ${Math.round(timeoutMs / 1000)} s (model.startupTimeoutSeconds)`;
-      await sleep(STARTUP_PING_MS, undefined, { signal: stopping.signal }).catch(() => undefined);
+    while (!signal.aborted) {
+      if (exit !== undefined) return { cause: 'exited', reason: `it ${exit} before answering GET /ping` };
+      if (await ping(url, 2000)) return undefined;
+      if (Date.now() > deadline) {
+        return { cause: 'startup-timeout', reason: `GET /ping did not answer 200 within ${Math.round(timeoutMs / 1000)} s (model.startupTimeoutSeconds)` };
+      }
+      await sleep(STARTUP_PING_MS, undefined, { signal }).catch(() => undefined);
     }
-    return 'stopping';
+    return { cause: 'exited', reason: 'stopping' };
   }
 
-  /** Resolves with the reason when the instance exits or fails UNHEALTHY_AFTER_FAILED_PINGS pings in a row. */
-  async function watch(url: string, exited: Promise<string>): Promise<string> {
+  /** Resolves when the instance exits or fails UNHEALTHY_AFTER_FAILED_PINGS pings in a row (or the slot ends). */
+  async function watch(url: string, exited: Promise<string>, signal: AbortSignal): Promise<Lost> {
     let failed = 0;
     for (;;) {
-      const tick = sleep(pingIntervalMs, 'tick' as const, { signal: stopping.signal }).catch(() => 'stop' as const);
+      const tick = sleep(pingIntervalMs, 'tick' as const, { signal }).catch(() => 'stop' as const);
       const next = await Promise.race([tick, exited]);
-      if (next === 'stop') return 'stopping';
-      if (next !== 'tick') return `it ${next}`;
+      if (next === 'stop') return { cause: 'exited', reason: 'stopping' };
+      if (next !== 'tick') return { cause: 'exited', reason: `it ${next}` };
       failed = (await ping(url, 2000)) ? 0 : failed + 1;
-      if (failed >= UNHEALTHY_AFTER_FAILED_PINGS) return `it failed ${failed} health checks (GET /ping) in a row`;
+      if (failed >= UNHEALTHY_AFTER_FAILED_PINGS) return { cause: 'unhealthy', reason: `it failed ${failed} health checks (GET /ping) in a row` };
     }
   }
 
@@ -124,17 +178,44 @@ export function createProcessPool(options: ProcessPoolOptions): InstancePool {
     }
   }
 
+  const serving = () => [...slots.values()].filter((s) => !s.draining && !s.end.signal.aborted);
+
   return {
     async start() {
-      for (let slot = 1; slot <= options.count; slot++) {
-        slots.push(runSlot(slot).catch((err: unknown) => logger.error({ err }, 'model instance supervisor failed')));
-      }
+      for (let i = 0; i < options.count; i++) addSlot();
     },
     async stop() {
       stopping.abort();
-      await Promise.all(slots);
+      await Promise.all(running);
     },
-    ready: () => [...readyInstances.values()],
+    ready: () => serving().flatMap((s) => (s.healthy ? [s.healthy] : [])),
+    counts() {
+      const active = serving();
+      const ready = active.filter((s) => s.healthy).length;
+      return { starting: active.length - ready, ready, draining: slots.size - active.length };
+    },
+    resize(count, drainer) {
+      if (stopping.signal.aborted) return;
+      const active = serving();
+      if (count > active.length) {
+        let missing = count - active.length;
+        for (const slot of slots.values()) {
+          if (missing === 0) break;
+          if (slot.draining && !slot.end.signal.aborted) {
+            slot.draining = false;
+            missing--;
+            logger.info({ instance: slot.healthy?.id }, 'model instance back in service');
+            changed();
+          }
+        }
+        for (; missing > 0; missing--) addSlot();
+      } else if (count < active.length) {
+        // Starting ones first (no work), then the least loaded; the highest slot first on a tie.
+        const rank = (s: Slot) => (s.healthy ? 1 + drainer.load(s.healthy.id) : 0);
+        const victims = active.sort((a, b) => rank(a) - rank(b) || b.n - a.n).slice(0, active.length - count);
+        for (const slot of victims) void drain(slot, drainer);
+      }
+    },
     onChange(listener) {
       events.on('change', listener);
       return () => events.off('change', listener);

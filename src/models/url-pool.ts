@@ -1,7 +1,8 @@
 /**
  * An already running container at a URL: one instance. It is ready once `/ping` answers 200 and
  * leaves `ready()` after three failed pings in a row (as process instances are replaced); it is
- * never started or stopped by us, only watched.
+ * never started or stopped by us, only watched, so `resize` does nothing: such an endpoint is
+ * not scaled.
  */
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -47,6 +48,8 @@ export function createUrlPool(options: UrlPoolOptions): InstancePool {
       await loop;
     },
     ready: () => (ready ? [instance] : []),
+    counts: () => ({ starting: ready ? 0 : 1, ready: ready ? 1 : 0, draining: 0 }),
+    resize() {},
     onChange(listener) {
       events.on('change', listener);
       return () => events.off('change', listener);

@@ -10,7 +10,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import type { Instance, InstancePool } from '../models/index.js';
+import type { Drainer, Instance, InstancePool } from '../models/index.js';
 import type { InvocationQueue, Lease } from '../queue/index.js';
 import { AbortReasons } from './run-invocation.js';
 
@@ -24,7 +24,8 @@ export interface DispatcherOptions {
   leaseMs?: number;
 }
 
-export interface Dispatcher {
+/** Also the pool's Drainer: it knows what runs on each instance. */
+export interface Dispatcher extends Drainer {
   start(): void;
   stop(graceMs: number): Promise<void>;
 }
@@ -33,6 +34,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const { endpointName, queue, pool, logger } = options;
   const leaseMs = options.leaseMs ?? 30_000;
   const inFlight = new Map<string, number>();
+  /** Per instance: who waits for it to have nothing in flight (a drain). */
+  const idleWaiters = new Map<string, (() => void)[]>();
   const running = new Set<{ done: Promise<void>; abort: AbortController }>();
   const unsubscribe: (() => void)[] = [];
   let stopping = false;
@@ -54,8 +57,14 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
 
   const adjust = (instance: Instance, delta: number) => {
     const n = (inFlight.get(instance.id) ?? 0) + delta;
-    if (n === 0) inFlight.delete(instance.id);
-    else inFlight.set(instance.id, n);
+    if (n !== 0) {
+      inFlight.set(instance.id, n);
+      return;
+    }
+    inFlight.delete(instance.id);
+    const waiters = idleWaiters.get(instance.id);
+    idleWaiters.delete(instance.id);
+    for (const resolve of waiters ?? []) resolve();
   };
 
   async function pump(): Promise<void> {
@@ -113,6 +122,15 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   }
 
   return {
+    load: (instanceId) => inFlight.get(instanceId) ?? 0,
+    idle(instanceId) {
+      if (!inFlight.has(instanceId)) return Promise.resolve();
+      return new Promise((resolve) => {
+        const waiters = idleWaiters.get(instanceId) ?? [];
+        waiters.push(resolve);
+        idleWaiters.set(instanceId, waiters);
+      });
+    },
     start() {
       unsubscribe.push(queue.onAvailable((name) => {
         if (name === endpointName) void pump();

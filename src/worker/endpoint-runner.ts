@@ -4,7 +4,8 @@
  * are deployed and undeployed here, one place, whatever asked.
  */
 import type { Logger } from 'pino';
-import type { Instance, InstancePool } from '../models/index.js';
+import type { ScalingSettings } from '../autoscale/index.js';
+import { NO_DRAIN, type Instance, type InstanceCounts, type InstancePool } from '../models/index.js';
 import type { NotificationSettings } from '../domain/index.js';
 import type { InvocationQueue } from '../queue/index.js';
 import { createDispatcher, type Dispatcher } from './dispatcher.js';
@@ -14,7 +15,10 @@ export interface DeployedEndpoint {
   name: string;
   /** The ProductionVariant's VariantName: a metrics label and part of every notification. */
   variantName: string;
+  /** The count wanted now: the deployed count, then whatever `resize` (the autoscaler or a pin) set. */
   desiredInstances: number;
+  /** Autoscaling bounds and targets; absent: the count stays as deployed (pinned) unless resized. */
+  scaling?: ScalingSettings;
   /** An asynchronous endpoint has a queue and a dispatcher; a real-time one is called directly. */
   async?: {
     maxConcurrencyPerInstance: number;
@@ -25,7 +29,12 @@ export interface DeployedEndpoint {
   };
 }
 
-export type RunningEndpoint = DeployedEndpoint & { ready(): readonly Instance[]; readyInstances(): number; onChange(listener: () => void): () => void };
+export type RunningEndpoint = DeployedEndpoint & {
+  ready(): readonly Instance[];
+  readyInstances(): number;
+  instanceCounts(): InstanceCounts;
+  onChange(listener: () => void): () => void;
+};
 
 export interface EndpointRunner {
   deploy(endpoint: DeployedEndpoint, pool: InstancePool): Promise<void>;
@@ -37,6 +46,13 @@ export interface EndpointRunner {
    * stopped and the old ones go on serving; resolves false.
    */
   replace(endpoint: DeployedEndpoint, pool: InstancePool, readyTimeoutMs: number): Promise<boolean>;
+  /**
+   * Sets the desired count: instances start, or drain (no new work; stopped once what runs on them
+   * finished). False when the endpoint is not running.
+   */
+  resize(name: string, count: number): boolean;
+  /** `resize`, and the count held there: the endpoint's autoscaling (if any) is suspended until it is deployed again. */
+  pin(name: string, count: number): boolean;
   /** Resolves true once `count` instances of the endpoint answer /ping, false at the deadline. */
   waitUntilReady(name: string, count: number, timeoutMs: number): Promise<boolean>;
   /** Stops dispatching (running invocations get the grace period), then stops the instances. */
@@ -52,7 +68,10 @@ export function createEndpointRunner(options: { queue: InvocationQueue; runDeps:
   const running = new Map<string, { endpoint: DeployedEndpoint; pool: InstancePool; dispatcher?: Dispatcher; view: RunningEndpoint }>();
   const entry = (endpoint: DeployedEndpoint, pool: InstancePool, dispatcher: Dispatcher | undefined) => ({
     endpoint, pool, dispatcher,
-    view: { ...endpoint, ready: () => pool.ready(), readyInstances: () => pool.ready().length, onChange: (l: () => void) => pool.onChange(l) },
+    view: {
+      ...endpoint, ready: () => pool.ready(), readyInstances: () => pool.ready().length, instanceCounts: () => pool.counts(),
+      onChange: (l: () => void) => pool.onChange(l),
+    },
   });
 
   async function undeploy(name: string): Promise<void> {
@@ -61,6 +80,15 @@ export function createEndpointRunner(options: { queue: InvocationQueue; runDeps:
     running.delete(name);
     await current.dispatcher?.stop(options.shutdownGraceMs);
     await current.pool.stop();
+  }
+
+  function resize(name: string, count: number): boolean {
+    const current = running.get(name);
+    if (!current) return false;
+    current.endpoint.desiredInstances = count;
+    current.view.desiredInstances = count;
+    current.pool.resize(count, current.dispatcher ?? NO_DRAIN);
+    return true;
   }
 
   /**
@@ -106,6 +134,16 @@ export function createEndpointRunner(options: { queue: InvocationQueue; runDeps:
         await old.pool.stop();
       }
       return true;
+    },
+    resize,
+    pin(name, count) {
+      const current = running.get(name);
+      if (!current) return false;
+      if (current.endpoint.scaling) {
+        current.endpoint.scaling = { ...current.endpoint.scaling, pinnedCount: count };
+        current.view.scaling = current.endpoint.scaling;
+      }
+      return resize(name, count);
     },
     async waitUntilReady(name, count, timeoutMs) {
       const current = running.get(name);

@@ -39,6 +39,11 @@ export interface EndpointDeployer {
    */
   retire(name: string, failureReason: string, notifications?: EndpointNotifications): Promise<void>;
   readyInstances(name: string): number;
+  /**
+   * Sets the endpoint's desired count and holds it there (autoscaling suspended): instances start,
+   * or drain and stop. Does not wait for them.
+   */
+  pin(name: string, count: number): void;
   /** Resolves true once `count` instances answer /ping, false at the deadline. */
   waitUntilReady(name: string, count: number, timeoutMs: number): Promise<boolean>;
 }

@@ -4,8 +4,10 @@
  * - created with CreateEndpoint: Creating → InService once every instance answers /ping (or
  *   Failed with a FailureReason after ContainerStartupHealthCheckTimeoutInSeconds), Deleting → gone.
  *   They are kept in the catalog and come back after a restart.
- * UpdateEndpoint and UpdateEndpointWeightsAndCapacities roll out beside the running instances
- * (Updating → InService) and lose nothing queued or running.
+ * UpdateEndpoint rolls out beside the running instances and UpdateEndpointWeightsAndCapacities
+ * resizes in place (Updating → InService); neither loses anything queued or running. A
+ * DesiredInstanceCount pins the count (0 included): on a config endpoint until the server restarts,
+ * overriding its autoscaling; on a created one it is kept with the endpoint.
  */
 import { constraints, notificationSettings, testNotificationDrafts, type EndpointNotifications } from '../../domain/index.js';
 import { AppError } from '../../errors.js';
@@ -182,14 +184,14 @@ export async function bringUp(ctx: ControlPlaneContext, name: string): Promise<v
  * if it cannot start, the old one goes on serving and FailureReason says why (as SageMaker rolls
  * back a failed update). Never throws.
  */
-async function rollOut(ctx: ControlPlaneContext, name: string, next: { configName: string; desiredInstanceCount?: number }): Promise<void> {
+async function rollOut(ctx: ControlPlaneContext, name: string, next: { configName: string }): Promise<void> {
   try {
-    const deployment = await resolveDeployment(ctx, name, next.configName, next.desiredInstanceCount);
+    const deployment = await resolveDeployment(ctx, name, next.configName);
     if (typeof deployment === 'string') return await settle(ctx, name, { EndpointStatus: 'InService' }, `Update failed and was rolled back: ${deployment}`);
     if (await ctx.deployer.redeploy(deployment)) {
       await settle(ctx, name, {
-        EndpointStatus: 'InService', EndpointConfigName: next.configName,
-        ...(next.desiredInstanceCount !== undefined && { DesiredInstanceCount: next.desiredInstanceCount }),
+        // The new configuration's InitialInstanceCount replaces an earlier pin, as on SageMaker.
+        EndpointStatus: 'InService', EndpointConfigName: next.configName, DesiredInstanceCount: deployment.instanceCount,
       });
     } else {
       await settle(ctx, name, { EndpointStatus: 'InService' }, `Update failed and was rolled back: ${notReadyReason(deployment)}`);
@@ -242,20 +244,54 @@ export async function updateEndpointWeightsAndCapacities(ctx: ControlPlaneContex
   });
   const problems = c.message();
   if (problems) throw new AppError('ValidationException', problems);
+  const wanted = input.DesiredWeightsAndCapacities!;
+  const count = wanted[0]!.DesiredInstanceCount;
+  const configured = ctx.configuredEndpoints.find((e) => e.name === input.EndpointName);
+  if (configured) {
+    checkVariants(wanted, configured.variantName, arn(ctx, 'endpoint', configured.name));
+    // A pin on a config endpoint lasts until the server restarts; the file is the lasting setting.
+    if (count !== undefined) ctx.deployer.pin(configured.name, count);
+    return { EndpointArn: arn(ctx, 'endpoint', configured.name) };
+  }
   const doc = await changeableEndpoint(ctx, input.EndpointName!);
   const config = (await ctx.catalog.get('endpoint-config', doc.EndpointConfigName))?.doc as unknown as ConfigDoc | undefined;
-  const variantName = config?.ProductionVariants[0]?.VariantName;
-  const wanted = input.DesiredWeightsAndCapacities!;
-  const unknown = wanted.find((d) => d.VariantName !== variantName);
-  if (unknown) throw new AppError('ValidationException', `The variant(s) "[${unknown.VariantName}]" are not present in the endpoint "${doc.EndpointArn}".`);
-  const count = wanted[0]!.DesiredInstanceCount;
-  if (count !== undefined && count < 1) throw new AppError('ValidationException', 'DesiredInstanceCount must be at least 1: scaling to zero is not supported yet.');
+  checkVariants(wanted, config?.ProductionVariants[0]?.VariantName, doc.EndpointArn);
   if (count !== undefined) {
-    await ctx.catalog.update('endpoint', doc.EndpointName, { ...doc, EndpointStatus: 'Updating' });
-    void rollOut(ctx, doc.EndpointName, { configName: doc.EndpointConfigName, desiredInstanceCount: count });
+    const previous = doc.DesiredInstanceCount ?? config?.ProductionVariants[0]?.InitialInstanceCount ?? 1;
+    await ctx.catalog.update('endpoint', doc.EndpointName, { ...doc, EndpointStatus: 'Updating', DesiredInstanceCount: count });
+    void rescale(ctx, doc.EndpointName, count, previous);
   }
   if (config) await sendTestNotifications(ctx, doc.EndpointName, config);
   return { EndpointArn: doc.EndpointArn };
+}
+
+function checkVariants(wanted: { VariantName?: string }[], variantName: string | undefined, endpointArn: string): void {
+  const unknown = wanted.find((d) => d.VariantName !== variantName);
+  if (unknown) throw new AppError('ValidationException', `The variant(s) "[${unknown.VariantName}]" are not present in the endpoint "${endpointArn}".`);
+}
+
+/**
+ * Updating → InService at a new instance count, in place: new instances start beside the serving
+ * ones, or instances drain (finish what they run, take nothing new) and stop. 0 stops them all;
+ * work then waits in the queue. If the new instances are not ready within the container startup
+ * timeout, the count goes back and FailureReason says why. Never throws.
+ */
+async function rescale(ctx: ControlPlaneContext, name: string, count: number, previous: number): Promise<void> {
+  try {
+    const doc = await readDoc(ctx, name);
+    if (!doc) return;
+    const deployment = await resolveDeployment(ctx, name, doc.EndpointConfigName, count);
+    if (typeof deployment === 'string') return await settle(ctx, name, { EndpointStatus: 'InService', DesiredInstanceCount: previous }, `Update failed and was rolled back: ${deployment}`);
+    ctx.deployer.pin(name, count);
+    if (await ctx.deployer.waitUntilReady(name, count, deployment.startupTimeoutSeconds * 1000)) {
+      await settle(ctx, name, { EndpointStatus: 'InService', DesiredInstanceCount: count });
+    } else {
+      ctx.deployer.pin(name, previous);
+      await settle(ctx, name, { EndpointStatus: 'InService', DesiredInstanceCount: previous }, `Update failed and was rolled back: ${notReadyReason(deployment)}`);
+    }
+  } catch (err) {
+    await settle(ctx, name, { EndpointStatus: 'InService', DesiredInstanceCount: previous }, `Update failed and was rolled back: ${(err as Error).message}`).catch(() => undefined);
+  }
 }
 
 /** The checks CreateEndpoint and UpdateEndpoint make of the configuration they are given. */
