@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/client-sagemaker';
 import { InvokeEndpointAsyncCommand, InvokeEndpointCommand, ModelError, ValidationError } from '@aws-sdk/client-sagemaker-runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONTROL_MODEL, objectFile, startServer, tempDir, waitForObject, type ServerProcess } from './support/server.js';
+import { CONTROL_MODEL, objectFile, startServer, tempDir, waitFor, waitForObject, type ServerProcess } from './support/server.js';
 
 const run = promisify(execFile);
 const AWS = existsSync('/usr/bin/aws') ? '/usr/bin/aws' : 'aws';
@@ -148,6 +148,16 @@ describe('updates', () => {
     await waitUntilEndpointInService({ client: sm, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { EndpointName: 'rolling' });
     const scaled = await sm.send(new DescribeEndpointCommand({ EndpointName: 'rolling' }));
     expect(scaled.ProductionVariants?.[0]).toMatchObject({ CurrentInstanceCount: 2, DesiredInstanceCount: 2 });
+    // To zero and back, in place: work waits in the queue meanwhile.
+    await sm.send(new UpdateEndpointWeightsAndCapacitiesCommand({ EndpointName: 'rolling', DesiredWeightsAndCapacities: [{ VariantName: 'AllTraffic', DesiredInstanceCount: 0 }] }));
+    await waitUntilEndpointInService({ client: sm, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { EndpointName: 'rolling' });
+    await waitFor(async () => (await sm.send(new DescribeEndpointCommand({ EndpointName: 'rolling' }))).ProductionVariants?.[0]?.CurrentInstanceCount === 0, 15_000, 'no instance serving');
+    expect((await sm.send(new DescribeEndpointCommand({ EndpointName: 'rolling' }))).ProductionVariants?.[0]).toMatchObject({ CurrentInstanceCount: 0, DesiredInstanceCount: 0 });
+    const waiting = await server.client.send(new InvokeEndpointAsyncCommand({ EndpointName: 'rolling', Body: Buffer.from('{}') }));
+    await sm.send(new UpdateEndpointWeightsAndCapacitiesCommand({ EndpointName: 'rolling', DesiredWeightsAndCapacities: [{ VariantName: 'AllTraffic', DesiredInstanceCount: 1 }] }));
+    await waitForObject(server.dataDir, waiting.OutputLocation!, 20_000);
+    await waitUntilEndpointInService({ client: sm, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { EndpointName: 'rolling' });
+    expect((await sm.send(new DescribeEndpointCommand({ EndpointName: 'rolling' }))).ProductionVariants?.[0]).toMatchObject({ CurrentInstanceCount: 1, DesiredInstanceCount: 1 });
     const wrong = await sm.send(new UpdateEndpointWeightsAndCapacitiesCommand({ EndpointName: 'rolling', DesiredWeightsAndCapacities: [{ VariantName: 'Other', DesiredInstanceCount: 1 }] })).catch((e: Error) => e);
     expect((wrong as Error).message).toContain('The variant(s) "[Other]" are not present in the endpoint');
   }, 90_000);
