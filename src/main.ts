@@ -4,12 +4,12 @@
  * accepted before the queue can hold it, and closes first.
  */
 import { randomUUID } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
-import { createAutoscaler, type ScalingSettings } from './autoscale/index.js';
-import { createSqliteCatalog } from './catalog/index.js';
+import { createAutoscaler, createFleetScaling, createRedisFleet, type Fleet, type ScalingSettings } from './autoscale/index.js';
+import { createRedisCatalog, createSqliteCatalog } from './catalog/index.js';
 import { createMetrics } from './metrics/index.js';
 import type { EndpointConfig, ResolvedConfig } from './config/index.js';
 import { AppError } from './errors.js';
@@ -18,8 +18,8 @@ import { bringUp, createGateway, createS3Api, endpointNotifications, type Config
 import { createInstanceRegistry, createProcessPool, createUrlPool, unpackModelData, type InstancePool, type InstanceRegistry } from './models/index.js';
 import type { Metrics } from './metrics/index.js';
 import { createDeliveryLoop, createSnsDeliverer, createTargetDeliverer, createWebhookDeliverer, targetsOf, type NotificationOutbox } from './notify/index.js';
-import { createSqliteQueue } from './queue/index.js';
-import { createFsObjectStore, createS3ObjectStore, openLocation } from './storage/index.js';
+import { acquireLockFile, createRedisQueue, createSqliteQueue, type InvocationQueue } from './queue/index.js';
+import { createFsObjectStore, createS3ObjectStore, openLocation, type ObjectStore } from './storage/index.js';
 import { createEndpointRunner, createExpirySweeper, expireInvocation, failQueued, type DeployedEndpoint, type EndpointRunner, type RunDeps } from './worker/index.js';
 
 export interface RunningServer {
@@ -52,124 +52,89 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
     }
     teardown.length = 0;
   };
+  const own = <T extends { stop(): Promise<void> }>(name: string, part: T): T => {
+    teardown.push({ name, stop: () => part.stop() });
+    return part;
+  };
 
   try {
-    const queue = createSqliteQueue({ dir: config.dataDir, workerId: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}` });
-    await queue.start();
-    teardown.push({ name: 'queue', stop: () => queue.stop() });
-
-    // Only after the queue holds the data-dir lock: instances a killed predecessor left behind.
-    const registry = createInstanceRegistry(path.join(config.dataDir, 'run'));
-    const reaped = registry.reapOrphans();
-    if (reaped > 0) logger.warn({ reaped }, 'stopped model instances left running by a previous server that did not shut down');
-
-    const catalog = createSqliteCatalog({ dir: config.dataDir });
-    await catalog.start();
-    teardown.push({ name: 'catalog', stop: () => catalog.stop() });
+    const cluster = config.queue.type === 'redis' ? config.queue : undefined;
+    const runsWorker = config.role !== 'gateway';
+    const workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    if (cluster) {
+      // The SQLite queue locks the data dir itself; with Redis this lock keeps two processes off one data dir (spool, instances).
+      await mkdir(config.dataDir, { recursive: true });
+      const unlock = acquireLockFile(path.join(config.dataDir, 'asyncinfer.lock'));
+      teardown.push({ name: 'data dir lock', stop: async () => unlock() });
+      if (config.storage.type === 'fs' && config.role !== 'all') {
+        logger.warn('storage is the embedded file store: objects stay on this host. Gateways and workers on several hosts need storage {"type": "s3"} (docs/deploy.md).');
+      }
+    }
+    const queue = cluster
+      ? createRedisQueue({ url: cluster.url, prefix: cluster.prefix, workerId, logger: logger.child({ part: 'queue' }) })
+      : createSqliteQueue({ dir: config.dataDir, workerId });
+    await own('queue', queue).start();
+    const catalog = cluster
+      ? createRedisCatalog({ url: cluster.url, prefix: cluster.prefix, logger: logger.child({ part: 'catalog' }) })
+      : createSqliteCatalog({ dir: config.dataDir });
+    await own('catalog', catalog).start();
+    const fleet = cluster ? createRedisFleet({ url: cluster.url, prefix: cluster.prefix, logger: logger.child({ part: 'fleet' }) }) : undefined;
+    if (fleet) await own('fleet', fleet).start();
 
     const metrics = createMetrics();
     // The embedded store (objects are files) is also a BucketStore, which the S3 API serves.
     const bucketStore = config.storage.type === 'fs' ? createFsObjectStore({ root: path.join(config.dataDir, 's3') }) : undefined;
-    const store = config.storage.type === 's3'
-      ? await createS3ObjectStore(config.storage)
-      : bucketStore!;
+    const store = config.storage.type === 's3' ? await createS3ObjectStore(config.storage) : bucketStore!;
     const s3Api = config.s3Api.enabled && bucketStore
-      ? createS3Api({ store: bucketStore, host: config.host, port: config.s3Api.port, region: config.region, logger })
+      ? own('s3 api', createS3Api({ store: bucketStore, host: config.host, port: config.s3Api.port, region: config.region, logger }))
       : undefined;
     const s3Url = await s3Api?.start();
-    if (s3Api) teardown.push({ name: 's3 api', stop: () => s3Api.stop() });
-    // Spooled responses of a previous run belong to invocations that will run again.
-    const spoolDir = path.join(config.dataDir, 'spool');
-    await rm(spoolDir, { recursive: true, force: true });
-    // Before the endpoints, so it stops after them: outcomes recorded while they drain are delivered.
-    teardown.push(...startNotifications(config, queue.outbox, metrics, logger));
-    // An endpoint's notification settings: the running one's, else as configured (expiry after a restart).
-    const endpointSettings = async (name: string): Promise<EndpointNotifications | undefined> => {
-      const running = runner.get(name);
-      if (!running) return endpointNotifications(controlPlane, name);
-      return { variantName: running.variantName, ...(running.async?.notification && { notification: running.async.notification }) };
-    };
-    const runDeps: RunDeps = {
-      queue, store, logger, metrics, spoolDir,
-      variantOf: (name) => runner.get(name)?.variantName ?? config.endpoints.find((e) => e.name === name)?.variantName ?? 'AllTraffic',
-      notifications: { region: config.region, endpoint: endpointSettings },
-    };
-    const runner = createEndpointRunner({ queue, runDeps, logger, shutdownGraceMs: config.shutdownGraceSeconds * 1000 });
-    teardown.push({ name: 'endpoints', stop: () => runner.stopAll() });
-    // The queue gauges, computed at each scrape: asynchronous endpoints only (a real-time one has no queue).
-    metrics.setBacklogSource({
-      endpoints: () => runner.names().flatMap((name) => {
-        const e = runner.get(name);
-        return e?.async ? [{ name, variant: e.variantName, instances: e.instanceCounts(), desiredInstances: e.desiredInstances }] : [];
-      }),
-      backlog: (name) => queue.backlog(name),
-    });
-    const makePool = (endpoint: PoolOwner, model: ModelSpec, count: number) => createPool(config, endpoint, model, count, registry, metrics, logger.child({ endpoint: endpoint.name }));
 
-    const startedAtMs = Date.now();
-    const configuredEndpoints: ConfiguredEndpoint[] = [];
-    for (const endpoint of config.endpoints) {
-      const count = endpoint.model.url !== undefined ? 1 : endpoint.instances.initial;
-      const asyncConfig = endpoint.asyncInferenceConfig;
-      const notification = notificationSettings(asyncConfig?.OutputConfig.NotificationConfig);
-      const scaling = scalingSettings(endpoint);
-      await runner.deploy({
-        name: endpoint.name,
-        variantName: endpoint.variantName,
-        desiredInstances: count,
-        ...(scaling && { scaling }),
-        ...(asyncConfig && {
-          async: {
-            maxConcurrencyPerInstance: asyncConfig.ClientConfig?.MaxConcurrentInvocationsPerInstance ?? 1,
-            s3OutputPath: asyncConfig.OutputConfig.S3OutputPath,
-            ...(asyncConfig.OutputConfig.S3FailurePath !== undefined && { s3FailurePath: asyncConfig.OutputConfig.S3FailurePath }),
-            ...(notification && { notification }),
-          },
-        }),
-      }, makePool(endpoint, endpoint.model, count));
-      configuredEndpoints.push({
-        name: endpoint.name, variantName: endpoint.variantName, createdAtMs: startedAtMs,
-        ...(endpoint.asyncInferenceConfig && { asyncInferenceConfig: endpoint.asyncInferenceConfig }),
-        instances: () => ({ current: runner.get(endpoint.name)?.readyInstances() ?? 0, desired: runner.get(endpoint.name)?.desiredInstances ?? 0 }),
-      });
-    }
-
+    const worker = runsWorker ? await startWorker({ config, logger, queue, store, metrics, fleet, workerId, own, controlPlane: () => controlPlane }) : undefined;
+    const configuredEndpoints = config.endpoints.map((endpoint): ConfiguredEndpoint => ({
+      name: endpoint.name, variantName: endpoint.variantName, createdAtMs: Date.now(),
+      ...(endpoint.asyncInferenceConfig && { asyncInferenceConfig: endpoint.asyncInferenceConfig }),
+      async instances() {
+        if (fleet) {
+          const t = await fleet.totals(endpoint.name);
+          return { current: t.ready, desired: t.target };
+        }
+        const running = worker!.runner.get(endpoint.name);
+        return { current: running?.readyInstances() ?? 0, desired: running?.desiredInstances ?? 0 };
+      },
+    }));
     const controlPlane: ControlPlaneContext = {
       catalog, region: config.region, accountId: config.accountId, configuredEndpoints,
-      deployer: createDeployer(config, runner, runDeps, makePool),
+      deployer: worker && !cluster ? worker.deployer : clusterDeployer(fleet!, logger),
       notifications: queue.outbox,
+      ...(cluster && { apiEndpointsUnsupported: 'CreateEndpoint is not available when asyncinfer runs on Redis (gateways and workers on several hosts) yet: define the endpoint in the config file that every node reads, and restart them (docs/deploy.md).' }),
     };
     // Endpoints created through the API come back after a restart.
-    for (const endpoint of await catalog.list('endpoint')) {
-      const status = (endpoint.doc as { EndpointStatus?: string }).EndpointStatus;
-      if (status === 'Deleting') {
-        await catalog.delete('endpoint', endpoint.name);
-      } else if (status !== 'Failed') {
-        await catalog.update('endpoint', endpoint.name, { ...endpoint.doc, EndpointStatus: 'Creating' });
-        void bringUp(controlPlane, endpoint.name);
-      }
-    }
+    if (worker && !cluster) await resumeApiEndpoints(controlPlane);
 
-    // After the endpoints (its wake listener sees them), stopped before them (no resize during shutdown).
-    const autoscaler = createAutoscaler({
-      endpoints: runner, queue, logger: logger.child({ part: 'autoscaler' }), intervalMs: config.autoscaling.interval,
-      onScale: (e) => metrics.scalingEvents.inc({ endpoint: e.endpoint, variant: e.variant, reason: e.reason }),
+    // The queue gauges, computed at each scrape: asynchronous endpoints only (a real-time one has no queue).
+    metrics.setBacklogSource({
+      endpoints: async () => (worker ? worker.localGauges() : Promise.all(config.endpoints.filter((e) => e.asyncInferenceConfig).map(async (e) => {
+        const t = await fleet!.totals(e.name);
+        return { name: e.name, variant: e.variantName, instances: { starting: t.starting, ready: t.ready, draining: t.draining }, desiredInstances: t.target };
+      }))),
+      backlog: (name) => queue.backlog(name),
     });
-    autoscaler.start();
-    teardown.push({ name: 'autoscaler', stop: () => autoscaler.stop() });
 
-    const sweeper = createExpirySweeper({ queue, logger, expire: (lease) => expireInvocation(runDeps, lease) });
-    sweeper.start();
-    teardown.push({ name: 'expiry sweeper', stop: () => sweeper.stop() });
-
+    // Without local instances (a gateway), an endpoint of the config file is known by its async settings alone.
+    const configured = new Map(config.endpoints.map((e) => [e.name, {
+      ready: () => [],
+      ...(e.asyncInferenceConfig && { async: { s3OutputPath: e.asyncInferenceConfig.OutputConfig.S3OutputPath, ...(e.asyncInferenceConfig.OutputConfig.S3FailurePath !== undefined && { s3FailurePath: e.asyncInferenceConfig.OutputConfig.S3FailurePath }) } }),
+    }]));
     const gateway = createGateway({
       host: config.host, port: config.port, logger, queue, accountId: config.accountId,
-      findEndpoint: (name) => runner.get(name),
+      findEndpoint: (name) => worker?.runner.get(name) ?? configured.get(name),
       controlPlane, metrics, outbox: queue.outbox,
+      surface: config.role === 'worker' ? 'worker' : 'full',
     });
     const url = await gateway.start();
-    teardown.push({ name: 'gateway', stop: () => gateway.stop() });
-    logger.info({ url, s3Url, dataDir: config.dataDir, endpoints: config.endpoints.map((e) => e.name) }, 'asyncinfer listening');
+    own('gateway', gateway);
+    logger.info({ url, s3Url, role: config.role, queue: config.queue.type, dataDir: config.dataDir, endpoints: config.endpoints.map((e) => e.name) }, 'asyncinfer listening');
     return { url, stop: stopAll };
   } catch (err) {
     await stopAll();
@@ -177,11 +142,141 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
   }
 }
 
+interface WorkerParts {
+  config: ResolvedConfig;
+  logger: Logger;
+  queue: InvocationQueue & { outbox: NotificationOutbox };
+  store: ObjectStore;
+  metrics: Metrics;
+  fleet: Fleet | undefined;
+  workerId: string;
+  own: <T extends { stop(): Promise<void> }>(name: string, part: T) => T;
+  /** Read late: the control plane is made after the worker. */
+  controlPlane: () => ControlPlaneContext;
+}
+
+/**
+ * The worker: model instances, dispatch, autoscaling, expiry, notification delivery. With a fleet
+ * (Redis), config endpoints start with no instances and the fleet gives this worker its share.
+ */
+async function startWorker(p: WorkerParts) {
+  const { config, logger, queue, store, metrics, fleet, own } = p;
+  // Only after the data-dir lock: instances a killed predecessor left behind.
+  const registry = createInstanceRegistry(path.join(config.dataDir, 'run'));
+  const reaped = registry.reapOrphans();
+  if (reaped > 0) logger.warn({ reaped }, 'stopped model instances left running by a previous server that did not shut down');
+  // Spooled responses of a previous run belong to invocations that will run again.
+  const spoolDir = path.join(config.dataDir, 'spool');
+  await rm(spoolDir, { recursive: true, force: true });
+  // Before the endpoints, so it stops after them: outcomes recorded while they drain are delivered.
+  for (const part of startNotifications(config, queue.outbox, metrics, logger)) own(part.name, part);
+  // An endpoint's notification settings: the running one's, else as configured (expiry after a restart).
+  const endpointSettings = async (name: string): Promise<EndpointNotifications | undefined> => {
+    const running = runner.get(name);
+    if (!running) return endpointNotifications(p.controlPlane(), name);
+    return { variantName: running.variantName, ...(running.async?.notification && { notification: running.async.notification }) };
+  };
+  const runDeps: RunDeps = {
+    queue, store, logger, metrics, spoolDir,
+    variantOf: (name) => runner.get(name)?.variantName ?? config.endpoints.find((e) => e.name === name)?.variantName ?? 'AllTraffic',
+    notifications: { region: config.region, endpoint: endpointSettings },
+  };
+  const runner = createEndpointRunner({ queue, runDeps, logger, shutdownGraceMs: config.shutdownGraceSeconds * 1000, leaseMs: config.leaseDuration });
+  own('endpoints', { stop: () => runner.stopAll() });
+  const makePool = (endpoint: PoolOwner, model: ModelSpec, count: number) => createPool(config, endpoint, model, count, registry, metrics, logger.child({ endpoint: endpoint.name }));
+
+  for (const endpoint of config.endpoints) {
+    const configuredCount = endpoint.model.url !== undefined ? 1 : endpoint.instances.initial;
+    // With a fleet the count is the fleet's, shared out once this worker has heard who else is alive.
+    const count = fleet && endpoint.model.url === undefined ? 0 : configuredCount;
+    const asyncConfig = endpoint.asyncInferenceConfig;
+    const notification = notificationSettings(asyncConfig?.OutputConfig.NotificationConfig);
+    const scaling = scalingSettings(endpoint);
+    await runner.deploy({
+      name: endpoint.name,
+      variantName: endpoint.variantName,
+      desiredInstances: count,
+      ...(scaling && { scaling }),
+      ...(asyncConfig && {
+        async: {
+          maxConcurrencyPerInstance: asyncConfig.ClientConfig?.MaxConcurrentInvocationsPerInstance ?? 1,
+          s3OutputPath: asyncConfig.OutputConfig.S3OutputPath,
+          ...(asyncConfig.OutputConfig.S3FailurePath !== undefined && { s3FailurePath: asyncConfig.OutputConfig.S3FailurePath }),
+          ...(notification && { notification }),
+        },
+      }),
+    }, makePool(endpoint, endpoint.model, count));
+  }
+
+  const fleetScaling = fleet && createFleetScaling({
+    local: runner, fleet, workerId: p.workerId, logger: logger.child({ part: 'fleet' }),
+    configuredCount(name) {
+      const endpoint = config.endpoints.find((e) => e.name === name);
+      return endpoint?.model.url === undefined ? endpoint?.instances.initial : undefined;
+    },
+    intervalMs: config.autoscaling.interval, ttlMs: Math.max(3 * config.autoscaling.interval, 3000),
+  });
+  if (fleetScaling) await own('fleet scaling', fleetScaling).start();
+  // After the endpoints (its wake listener sees them), stopped before them (no resize during shutdown).
+  const autoscaler = own('autoscaler', createAutoscaler({
+    endpoints: fleetScaling?.endpoints ?? runner, queue, logger: logger.child({ part: 'autoscaler' }), intervalMs: config.autoscaling.interval,
+    onScale: (e) => metrics.scalingEvents.inc({ endpoint: e.endpoint, variant: e.variant, reason: e.reason }),
+  }));
+  autoscaler.start();
+  own('expiry sweeper', createExpirySweeper({ queue, logger, expire: (lease) => expireInvocation(runDeps, lease) })).start();
+
+  return {
+    runner,
+    deployer: createDeployer(config, runner, runDeps, makePool, logger),
+    /** This worker's instances of its asynchronous endpoints, for the gauges. */
+    localGauges: () => runner.names().flatMap((name) => {
+      const e = runner.get(name);
+      return e?.async ? [{ name, variant: e.variantName, instances: e.instanceCounts(), desiredInstances: e.desiredInstances }] : [];
+    }),
+  };
+}
+
+/** API-created endpoints that were serving come back after a restart (single process). */
+async function resumeApiEndpoints(controlPlane: ControlPlaneContext): Promise<void> {
+  const { catalog } = controlPlane;
+  for (const endpoint of await catalog.list('endpoint')) {
+    const status = (endpoint.doc as { EndpointStatus?: string }).EndpointStatus;
+    if (status === 'Deleting') {
+      await catalog.delete('endpoint', endpoint.name);
+    } else if (status !== 'Failed') {
+      await catalog.update('endpoint', endpoint.name, { ...endpoint.doc, EndpointStatus: 'Creating' });
+      void bringUp(controlPlane, endpoint.name);
+    }
+  }
+}
+
+/**
+ * On Redis the control plane acts on the fleet, not on local instances: a pin is shared, and the
+ * counts are the fleet's. Endpoints themselves come from the config file (CreateEndpoint is refused).
+ */
+function clusterDeployer(fleet: Fleet, logger: Logger): EndpointDeployer {
+  const refuse = async (): Promise<never> => {
+    throw new AppError('ValidationException', 'Endpoints cannot be deployed through the API on Redis yet; use the config file.');
+  };
+  return {
+    deploy: refuse,
+    redeploy: refuse,
+    undeploy: async () => {},
+    retire: async () => {},
+    readyInstances: async (name) => (await fleet.totals(name)).ready,
+    waitUntilReady: async () => false,
+    pin(name, count) {
+      logger.info({ endpoint: name, desired: count }, `instance count of ${name} pinned at ${count} for the fleet (UpdateEndpointWeightsAndCapacities); autoscaling suspended`);
+      void fleet.pin(name, count).catch((err: unknown) => logger.error({ err, endpoint: name }, 'could not store the pin'));
+    },
+  };
+}
+
 /**
  * CreateEndpoint's containers: `Image` names an entry of the config's `images` (a command or a
  * URL), or is itself an http(s) URL of a running container.
  */
-function createDeployer(config: ResolvedConfig, runner: EndpointRunner, runDeps: RunDeps, makePool: (endpoint: PoolOwner, model: ModelSpec, count: number) => InstancePool): EndpointDeployer {
+function createDeployer(config: ResolvedConfig, runner: EndpointRunner, runDeps: RunDeps, makePool: (endpoint: PoolOwner, model: ModelSpec, count: number) => InstancePool, logger: Logger): EndpointDeployer {
   async function modelDir(url: string): Promise<string> {
     try {
       return await unpackModelData({ url, dir: path.join(config.dataDir, 'models'), open: async (u) => (await openLocation(runDeps.store, u)).body });
@@ -226,9 +321,9 @@ function createDeployer(config: ResolvedConfig, runner: EndpointRunner, runDeps:
       const deps = notifications ? { ...runDeps, notifications: { region: config.region, endpoint: () => notifications } } : runDeps;
       await failQueued(deps, name, failureReason);
     },
-    readyInstances: (name) => runner.get(name)?.readyInstances() ?? 0,
+    readyInstances: async (name) => runner.get(name)?.readyInstances() ?? 0,
     pin(name, count) {
-      runDeps.logger.info({ endpoint: name, desired: count }, `instance count of ${name} pinned at ${count} (UpdateEndpointWeightsAndCapacities); autoscaling suspended`);
+      logger.info({ endpoint: name, desired: count }, `instance count of ${name} pinned at ${count} (UpdateEndpointWeightsAndCapacities); autoscaling suspended`);
       runner.pin(name, count);
     },
     waitUntilReady: (name, count, timeoutMs) => runner.waitUntilReady(name, count, timeoutMs),

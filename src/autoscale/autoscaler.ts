@@ -16,7 +16,7 @@ import { decideScale, ScalingReason, type ScalingSettings } from './scaling-poli
 export interface ScalableEndpoints {
   names(): string[];
   get(name: string): { variantName: string; desiredInstances: number; scaling?: ScalingSettings | undefined } | undefined;
-  resize(name: string, count: number): boolean;
+  resize(name: string, count: number): boolean | Promise<boolean>;
 }
 
 /** The backlog: the queue's counters (O(1)) and its "work may be queued" signal. */
@@ -87,7 +87,7 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
       nowMs,
     });
     if (decision.desired === desired || stopped) return;
-    if (!endpoints.resize(name, decision.desired)) return;
+    if (!(await endpoints.resize(name, decision.desired))) return;
     if (decision.desired > desired) state.lastScaleOutAtMs = nowMs;
     else state.lastScaleInAtMs = nowMs;
     const event: ScalingEvent = { endpoint: name, variant: endpoint.variantName, from: desired, to: decision.desired, reason: decision.reason, backlog, inFlight: running };

@@ -49,6 +49,8 @@ SYNOPSIS
           [--s3-port <value>]
           [--data-dir <value>]
           [--log-level <value>]
+          [--role <value>]
+          [--redis-url <value>]
 
 OPTIONS
        --config (string)
@@ -75,6 +77,20 @@ OPTIONS
           fatal, error, warn, info, debug, trace or silent. Default info.
           Also ASYNCINFER_LOG_LEVEL.
 
+       --role (string)
+          all (default): everything in one process. gateway: the HTTP APIs
+          only (stateless; run several behind a load balancer). worker:
+          model instances and dispatch only, plus GET /metrics and /ping.
+          gateway and worker need a shared Redis queue (--redis-url). See
+          docs/deploy.md. Also ASYNCINFER_ROLE.
+
+       --redis-url (string)
+          Keep the queue, notifications and API-created resources in Redis
+          at this URL (redis://[user:password@]host:port[/db]) instead of
+          SQLite in the data dir, so gateways and workers on several hosts
+          share them. Same as queue {"type": "redis", "url": ...} in the
+          config file. Also ASYNCINFER_REDIS_URL.
+
 EXAMPLES
        Serve the demo endpoint:
 
@@ -83,6 +99,12 @@ EXAMPLES
        Serve your own endpoints:
 
           asyncinfer serve --config asyncinfer.yaml --port 8090
+
+       Two gateways and a worker sharing Redis (same config file everywhere):
+
+          asyncinfer serve --role gateway --redis-url redis://10.0.0.2:6379 --config c.yaml
+          asyncinfer serve --role gateway --redis-url redis://10.0.0.2:6379 --config c.yaml --port 8081
+          asyncinfer serve --role worker --redis-url redis://10.0.0.2:6379 --config c.yaml --port 9100
 
        Invoke it with the AWS CLI (any credentials; signatures are not checked):
 

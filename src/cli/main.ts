@@ -34,7 +34,8 @@ async function serve(args: string[]): Promise<number> {
       args,
       options: {
         config: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, 's3-port': { type: 'string' },
-        'data-dir': { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        'data-dir': { type: 'string' }, 'log-level': { type: 'string' }, role: { type: 'string' }, 'redis-url': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
       },
       strict: true,
     }));
@@ -57,6 +58,8 @@ async function serve(args: string[]): Promise<number> {
         s3Port: values['s3-port'] === undefined ? undefined : Number(values['s3-port']),
         dataDir: values['data-dir'],
         logLevel: values['log-level'],
+        role: values.role,
+        redisUrl: values['redis-url'],
       },
     });
   } catch (err) {

@@ -14,7 +14,7 @@ export interface ConfigSources {
   /** JSON or YAML file; without one the demo endpoint is served. */
   file?: string;
   env?: Record<string, string | undefined>;
-  flags?: { host?: string; port?: number; s3Port?: number; dataDir?: string; logLevel?: string };
+  flags?: { host?: string; port?: number; s3Port?: number; dataDir?: string; logLevel?: string; role?: string; redisUrl?: string };
 }
 
 export interface ResolvedConfig extends Config {
@@ -27,7 +27,8 @@ export interface ResolvedConfig extends Config {
 }
 
 const ENV = {
-  ASYNCINFER_HOST: 'host', ASYNCINFER_PORT: 'port', ASYNCINFER_S3_PORT: 's3Port', ASYNCINFER_DATA_DIR: 'dataDir', ASYNCINFER_LOG_LEVEL: 'logLevel',
+  ASYNCINFER_ROLE: 'role', ASYNCINFER_HOST: 'host', ASYNCINFER_PORT: 'port', ASYNCINFER_S3_PORT: 's3Port', ASYNCINFER_DATA_DIR: 'dataDir', ASYNCINFER_LOG_LEVEL: 'logLevel',
+  ASYNCINFER_REDIS_URL: 'redisUrl',
 } as const;
 const NUMERIC = new Set<string>(['port', 's3Port']);
 
@@ -41,9 +42,10 @@ export function loadConfig(sources: ConfigSources = {}): ResolvedConfig {
     if (value !== undefined && value !== '') fromEnv[key] = NUMERIC.has(key) ? Number(value) : value;
   }
   const flags = Object.fromEntries(Object.entries(sources.flags ?? {}).filter(([, v]) => v !== undefined));
-  const { s3Port, ...merged } = { ...(fromFile as Record<string, unknown>), ...fromEnv, ...flags };
-  // --s3-port is the one flag for a nested key.
+  const { s3Port, redisUrl, ...merged } = { ...(fromFile as Record<string, unknown>), ...fromEnv, ...flags };
+  // --s3-port and ASYNCINFER_REDIS_URL set nested keys.
   if (s3Port !== undefined) merged.s3Api = { ...(merged.s3Api as object | undefined), port: s3Port };
+  if (redisUrl !== undefined) merged.queue = { ...(merged.queue as object | undefined), type: 'redis', url: redisUrl };
 
   const parsed = ConfigSchema.safeParse(merged);
   if (!parsed.success) {

@@ -147,7 +147,26 @@ const SnsTarget = z.strictObject({
 });
 const NotificationTarget = z.union([WebhookTarget, SnsTarget], { error: 'must be {"webhook": "https://...", "secret"?: "whsec_..."} or {"sns": {"region"?: ..., "endpoint"?: ...}}' });
 
+const QueueSchema = z.discriminatedUnion('type', [
+  /** <dataDir>/queue.db: one process owns it (and the data dir). */
+  z.strictObject({ type: z.literal('sqlite') }),
+  /** Redis 7 (or Redis Cluster): gateways and workers on many hosts share it. */
+  z.strictObject({
+    type: z.literal('redis'),
+    url: z.string().regex(/^rediss?:\/\/[^/]/, 'must be a redis:// or rediss:// URL such as redis://127.0.0.1:6379'),
+    /** Key prefix and hash tag: several deployments can share one Redis. */
+    prefix: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 letters, digits and _ . : -').default('asyncinfer'),
+  }),
+], { error: 'must be {"type": "sqlite"} or {"type": "redis", "url": "redis://host:6379"}' });
+
+/** What this process does: see docs/deploy.md. */
+export const Roles = ['all', 'gateway', 'worker'] as const;
+
 export const ConfigSchema = z.strictObject({
+  /** all: everything in one process; gateway: the HTTP APIs only; worker: model instances and dispatch only. */
+  role: z.enum(Roles).default('all'),
+  /** Where invocations (and notifications, and API-created resources) are kept. */
+  queue: QueueSchema.default({ type: 'sqlite' }),
   host: z.string().min(1).default('127.0.0.1'),
   port: z.number().int().min(0).max(65535).default(8080),
   dataDir: z.string().min(1).default('./.asyncinfer'),
@@ -171,6 +190,11 @@ export const ConfigSchema = z.strictObject({
    * AWS SNS itself, in the ARN's region, as SageMaker would.
    */
   topics: z.record(snsTopic, z.array(NotificationTarget).min(1)).default({}),
+  /**
+   * A worker's lease on a running invocation, renewed every third of it while the invocation runs.
+   * A worker that dies (kill -9, power) has its invocations back in the queue after at most this.
+   */
+  leaseDuration: durationMs(1000, 3_600_000).default(30_000),
   /** How often the autoscaler looks at every scaled endpoint (it also acts at once on the first request to an endpoint at zero). */
   autoscaling: z.strictObject({
     interval: durationMs(50, 60_000).default(1000),
@@ -184,6 +208,9 @@ export const ConfigSchema = z.strictObject({
     timeout: durationMs(100, 300_000).default(10_000),
   }).default({ maxAttempts: 10, initialBackoff: 1000, maxBackoff: 300_000, timeout: 10_000 }),
 }).superRefine((config, ctx) => {
+  if (config.role !== 'all' && config.queue.type !== 'redis') {
+    ctx.addIssue({ code: 'custom', path: ['role'], message: `role "${config.role}" needs a queue that several processes share: set queue to {"type": "redis", "url": "redis://..."} (the SQLite queue belongs to one process)` });
+  }
   const seen = new Set<string>();
   config.endpoints.forEach((ep, i) => {
     if (seen.has(ep.name)) ctx.addIssue({ code: 'custom', path: ['endpoints', i, 'name'], message: `duplicate endpoint name "${ep.name}"` });

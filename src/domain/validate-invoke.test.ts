@@ -80,6 +80,19 @@ describe('validateInvokeAsync', () => {
     expect(messageOf({ body: new Uint8Array(0), inputLocation: value })).toContain(expected);
   });
 
+  it.each(['..', '../../other-bucket', 'a/../../b', './x', 'a/.', 'a//../b'])('refuses the path trick %j in s3OutputPathExtension', (ext) => {
+    expect(messageOf({ s3OutputPathExtension: ext })).toBe(`1 validation error detected: Value '${ext}' at 's3OutputPathExtension' failed to satisfy constraint: ` +
+      'Member must not have a "." or ".." path segment (the output must stay under the endpoint\'s S3OutputPath)');
+  });
+
+  it.each(['a..b/c.d', '...', '.hidden/x', 'x./y', '//'])('accepts dots that are part of a name in s3OutputPathExtension: %j', (ext) => {
+    expect(validateInvokeAsync({ ...base, s3OutputPathExtension: ext }).s3OutputPathExtension).toBe(ext);
+  });
+
+  it('reports a pattern violation of s3OutputPathExtension once, not also as a path trick', () => {
+    expect(messageOf({ s3OutputPathExtension: 's3:/../x' })).toMatch(/^1 validation error detected: .*regular expression pattern/);
+  });
+
   it('reports every violation at once, counted', () => {
     const msg = messageOf({ requestTtlSeconds: '1', invocationTimeoutSeconds: '9999', filename: 'a.b.c' });
     expect(msg).toMatch(/^3 validation errors detected: /);

@@ -76,6 +76,11 @@ export function validateInvokeAsync(raw: RawInvokeAsync): ValidInvokeAsync {
     c.string(runtimeRules[key].member, value, runtimeRules[key]);
     if (value !== undefined) valid[key] = value;
   }
+  const ext = raw.s3OutputPathExtension;
+  if (ext !== undefined && runtimeRules.s3OutputPathExtension.pattern.test(ext) && hasRelativeSegment(ext)) {
+    c.add(`Value '${ext.slice(0, 256)}' at 's3OutputPathExtension' failed to satisfy constraint: ` +
+      'Member must not have a "." or ".." path segment (the output must stay under the endpoint\'s S3OutputPath)');
+  }
   if (raw.body.byteLength > MAX_BODY_BYTES) c.add(bodyTooLargeProblem());
   else if (raw.body.byteLength > 0) valid.body = raw.body;
 
@@ -93,6 +98,15 @@ export function validateInvokeAsync(raw: RawInvokeAsync): ValidInvokeAsync {
       'or pass the S3 URI of the payload in InputLocation (X-Amzn-SageMaker-InputLocation).');
   }
   return valid;
+}
+
+/**
+ * The model's pattern allows `.` and `..` between slashes. Joined under S3OutputPath they are path
+ * tricks: the embedded store (and MinIO) can hold no such key, so the outcome could never be
+ * written and the client would poll its OutputLocation forever; refused before the 202 instead.
+ */
+function hasRelativeSegment(path: string): boolean {
+  return path.split('/').some((segment) => segment === '.' || segment === '..');
 }
 
 /** Also used by the gateway when it refuses an oversized body before reading it. */

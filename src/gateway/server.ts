@@ -1,9 +1,13 @@
 /** The HTTP front door: one Fastify instance, started and stopped with the rest of the server. */
-import Fastify from 'fastify';
+import { randomUUID } from 'node:crypto';
+import { maxHeaderSize, STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/index.js';
 import type { NotificationOutbox } from '../notify/index.js';
 import type { AcceptDeps } from './accept-invocation.js';
+import { sendRuntimeError } from './aws-error.js';
 import { registerAdminRoutes } from './admin-routes.js';
 import { registerControlPlaneRoutes, type ControlPlaneContext } from './control-plane/index.js';
 import { registerRealtimeRoutes, type RealtimeDeps } from './realtime-routes.js';
@@ -18,6 +22,8 @@ export interface GatewayOptions extends AcceptDeps {
   metrics: Metrics;
   /** Serves the admin API for notifications (list, replay) when given. */
   outbox?: NotificationOutbox;
+  /** `worker`: only GET /metrics and GET /ping (a worker's own port); default `full`. */
+  surface?: 'full' | 'worker';
 }
 
 export interface Gateway {
@@ -40,11 +46,18 @@ export function createGateway(options: GatewayOptions): Gateway {
     // While closing, a request on a kept-alive connection is still accepted: the queue closes after
     // the gateway, so it is durable. (Fastify's own 503 would not be in the AWS error shape.)
     return503OnClosing: false,
+    // Fastify's own answers to these are not in the AWS error shape, and say only "Client Error".
+    frameworkErrors: answerFrameworkError,
+    clientErrorHandler: answerUnparsableRequest,
   });
-  registerRuntimeRoutes(app, options, options.logger);
-  registerRealtimeRoutes(app, { findEndpoint: options.findEndpoint, accountId: options.accountId, region: options.controlPlane.region });
-  registerControlPlaneRoutes(app, options.controlPlane, options.logger);
-  if (options.outbox) registerAdminRoutes(app, options.outbox);
+  if (options.surface !== 'worker') {
+    registerRuntimeRoutes(app, options, options.logger);
+    registerRealtimeRoutes(app, { findEndpoint: options.findEndpoint, accountId: options.accountId, region: options.controlPlane.region });
+    registerControlPlaneRoutes(app, options.controlPlane, options.logger);
+    if (options.outbox) registerAdminRoutes(app, options.outbox);
+  }
+  // Liveness, for load balancers and process supervisors.
+  app.get('/ping', async (_req, reply) => reply.send({ status: 'ok' }));
   app.get('/metrics', async (_req, reply) => {
     const { registry } = options.metrics;
     return reply.type(registry.contentType).send(await registry.metrics());
@@ -59,4 +72,37 @@ export function createGateway(options: GatewayOptions): Gateway {
     },
     stop: () => app.close(),
   };
+}
+
+const ENDPOINT_NAME_RULE = 'EndpointName must satisfy regular expression pattern: ^[a-zA-Z0-9](-*[a-zA-Z0-9])* and have length less than or equal to 63';
+
+/** A path the router cannot read (bad percent-encoding, a parameter past maxParamLength). */
+function answerFrameworkError(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const path = request.url.split('?')[0]!.slice(0, 256);
+  const message = err.code === 'FST_ERR_BAD_URL'
+    ? `The request path '${path}' is not valid percent-encoded UTF-8, so the EndpointName in it cannot be read. ${ENDPOINT_NAME_RULE}.`
+    : err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? `The request path '${path}...' has a segment longer than 2048 characters. ${ENDPOINT_NAME_RULE}.`
+      : `The request path '${path}' cannot be routed (${err.code}).`;
+  void sendRuntimeError(reply, randomUUID(), { status: 400, code: 'ValidationError', message });
+}
+
+/**
+ * A request Node's HTTP parser refuses (a garbage request line, a character not allowed in a
+ * header, headers past the size limit) never reaches Fastify: it is answered on the socket, which
+ * is then closed, since nothing after the bad bytes can be parsed.
+ */
+function answerUnparsableRequest(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, message] = err.code === 'HPE_HEADER_OVERFLOW'
+    ? [431, `The request's header section is larger than ${maxHeaderSize} bytes, the most this server reads; nothing was accepted. Each SageMaker header is at most 1024 characters.`]
+    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'The request was not received in time; nothing was accepted.']
+      : [400, `The request is not valid HTTP/1.1 (${err.message.slice(0, 200)}); nothing was accepted. The request line must be METHOD /path HTTP/1.1, header names must be tokens and header values visible ASCII.`];
+  const body = JSON.stringify({ message, Message: message });
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nx-amzn-RequestId: ${randomUUID()}\r\nx-amzn-ErrorType: ValidationError\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy();
 }

@@ -17,7 +17,7 @@ const MODEL_BUCKETS_SECONDS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 
 /** What the queue gauges are computed from at each scrape; main.ts wires the runner and the queue. */
 export interface BacklogSource {
   /** The endpoints to report, with what the runner knows of their instances. */
-  endpoints(): readonly { name: string; variant: string; instances: { starting: number; ready: number; draining: number }; desiredInstances: number }[];
+  endpoints(): Promise<readonly { name: string; variant: string; instances: { starting: number; ready: number; draining: number }; desiredInstances: number }[]>;
   backlog(endpointName: string): Promise<{ queued: number; running: number; oldestQueuedReceivedAtMs?: number }>;
   now?: () => number;
 }
@@ -43,7 +43,7 @@ export function createMetrics() {
     if (!source) return [];
     const s = source;
     const now = (s.now ?? Date.now)();
-    return Promise.all(s.endpoints().map(async (e) => {
+    return Promise.all((await s.endpoints()).map(async (e) => {
       const b = await s.backlog(e.name);
       const size = b.queued + b.running;
       return {

@@ -5,3 +5,4 @@ export {
   checkPrefix, closeRedis, connectRedis, loadScripts, luaScript, redactRedisUrl, runScript, toUnavailable,
   type LuaScript, type Redis, type RedisArg,
 } from './redis/redis-connection.js';
+export { acquireLockFile } from './sqlite/lock-file.js';

@@ -64,7 +64,7 @@ export interface EndpointRunner {
   stopAll(): Promise<void>;
 }
 
-export function createEndpointRunner(options: { queue: InvocationQueue; runDeps: RunDeps; logger: Logger; shutdownGraceMs: number }): EndpointRunner {
+export function createEndpointRunner(options: { queue: InvocationQueue; runDeps: RunDeps; logger: Logger; shutdownGraceMs: number; leaseMs?: number }): EndpointRunner {
   const running = new Map<string, { endpoint: DeployedEndpoint; pool: InstancePool; dispatcher?: Dispatcher; view: RunningEndpoint }>();
   const entry = (endpoint: DeployedEndpoint, pool: InstancePool, dispatcher: Dispatcher | undefined) => ({
     endpoint, pool, dispatcher,
@@ -110,6 +110,7 @@ export function createEndpointRunner(options: { queue: InvocationQueue; runDeps:
       maxConcurrencyPerInstance: endpoint.async.maxConcurrencyPerInstance,
       queue: options.queue, pool, logger: options.logger.child({ endpoint: endpoint.name }),
       run: (lease, instance, signal) => runInvocation(runDeps, lease, instance, signal),
+      ...(options.leaseMs !== undefined && { leaseMs: options.leaseMs }),
     });
     dispatcher.start();
     return dispatcher;

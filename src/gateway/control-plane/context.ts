@@ -10,7 +10,7 @@ export interface ConfiguredEndpoint {
   /** The AsyncInferenceConfig as configured; absent for a real-time endpoint. */
   asyncInferenceConfig?: object;
   createdAtMs: number;
-  instances(): { current: number; desired: number };
+  instances(): Promise<{ current: number; desired: number }>;
 }
 
 /** An endpoint to run, as CreateEndpoint resolves it from its config and model. */
@@ -38,7 +38,7 @@ export interface EndpointDeployer {
    * notified with `notifications` (given, since the endpoint is no longer deployed then).
    */
   retire(name: string, failureReason: string, notifications?: EndpointNotifications): Promise<void>;
-  readyInstances(name: string): number;
+  readyInstances(name: string): Promise<number>;
   /**
    * Sets the endpoint's desired count and holds it there (autoscaling suspended): instances start,
    * or drain and stop. Does not wait for them.
@@ -55,6 +55,8 @@ export interface ControlPlaneContext {
   /** Endpoints from the config file: read-only through the API. */
   configuredEndpoints: readonly ConfiguredEndpoint[];
   deployer: EndpointDeployer;
+  /** Set when CreateEndpoint cannot run endpoints here: the reason, for the ValidationException. */
+  apiEndpointsUnsupported?: string;
   /** Where TestNotifications go (CreateEndpoint, UpdateEndpoint, UpdateEndpointWeightsAndCapacities). */
   notifications?: Pick<NotificationOutbox, 'add'>;
 }

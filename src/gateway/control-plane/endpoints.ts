@@ -36,8 +36,8 @@ interface NotificationConfig { SuccessTopic?: string; ErrorTopic?: string; Inclu
 interface ConfigDoc { ProductionVariants: Variant[]; AsyncInferenceConfig?: { ClientConfig?: { MaxConcurrentInvocationsPerInstance?: number }; OutputConfig: { S3OutputPath?: string; S3FailurePath?: string; NotificationConfig?: NotificationConfig } } }
 interface ModelDoc { PrimaryContainer?: { Image?: string; Environment?: Record<string, string>; ModelDataUrl?: string }; Containers?: ModelDoc['PrimaryContainer'][] }
 
-function describeConfigured(ctx: ControlPlaneContext, ep: ConfiguredEndpoint): Record<string, unknown> {
-  const { current, desired } = ep.instances();
+async function describeConfigured(ctx: ControlPlaneContext, ep: ConfiguredEndpoint): Promise<Record<string, unknown>> {
+  const { current, desired } = await ep.instances();
   const time = epochSeconds(ep.createdAtMs);
   return {
     EndpointName: ep.name,
@@ -57,9 +57,10 @@ async function describeCreated(ctx: ControlPlaneContext, name: string): Promise<
   if (!resource) return undefined;
   const doc = resource.doc as unknown as EndpointDoc;
   const config = (await ctx.catalog.get('endpoint-config', doc.EndpointConfigName))?.doc as unknown as ConfigDoc | undefined;
+  const current = await ctx.deployer.readyInstances(name);
   const variants = (config?.ProductionVariants ?? []).map((v) => ({
     VariantName: v.VariantName, CurrentWeight: v.InitialVariantWeight ?? 1, DesiredWeight: v.InitialVariantWeight ?? 1,
-    CurrentInstanceCount: ctx.deployer.readyInstances(name), DesiredInstanceCount: doc.DesiredInstanceCount ?? v.InitialInstanceCount ?? 1,
+    CurrentInstanceCount: current, DesiredInstanceCount: doc.DesiredInstanceCount ?? v.InitialInstanceCount ?? 1,
   }));
   const { DesiredInstanceCount: _count, ...shown } = doc;
   return {
@@ -104,6 +105,7 @@ export async function createEndpoint(ctx: ControlPlaneContext, input: { Endpoint
   const configName = input.EndpointConfigName!;
 
   if (ctx.configuredEndpoints.some((e) => e.name === name)) throw alreadyExists(ctx, 'endpoint', name);
+  if (ctx.apiEndpointsUnsupported) throw new AppError('ValidationException', ctx.apiEndpointsUnsupported);
   const config = await checkEndpointConfig(ctx, configName);
 
   const doc: EndpointDoc = {
