@@ -108,7 +108,8 @@ export function createRedisFleet(options: RedisFleetOptions): Fleet {
       const endpoints = Object.keys(tallies);
       for (const e of endpoints) known.add(e);
       const args = [workerId, ttlMs, ...endpoints.map((e) => JSON.stringify(tallies[e]))];
-      return (await script(HEARTBEAT, [workersKey, ...endpoints.map(endpointKey)], args)) as string[];
+      // The set is ordered by heartbeat expiry, which changes every beat; the ranks must not.
+      return ((await script(HEARTBEAT, [workersKey, ...endpoints.map(endpointKey)], args)) as string[]).sort();
     },
     async claim(endpoint, workerId, wanted, max, running) {
       return Number(await script(CLAIM, [workersKey, endpointKey(endpoint)], [workerId, wanted, max, running]));
