@@ -6,15 +6,16 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
-import { createAutoscaler, createFleetScaling, createRedisFleet, type Fleet, type ScalingSettings } from './autoscale/index.js';
-import { createRedisCatalog, createSqliteCatalog } from './catalog/index.js';
+import { createAutoscaler, createFleetScaling, createRedisFleet, NO_INSTANCES, type Fleet, type ScalingSettings } from './autoscale/index.js';
+import { createRedisCatalog, createSqliteCatalog, type Catalog } from './catalog/index.js';
 import { createMetrics } from './metrics/index.js';
 import type { EndpointConfig, ResolvedConfig } from './config/index.js';
 import { AppError } from './errors.js';
 import { notificationSettings, type EndpointNotifications } from './domain/index.js';
-import { bringUp, createGateway, createS3Api, endpointNotifications, type ConfiguredEndpoint, type ControlPlaneContext, type EndpointDeployer, type EndpointDeployment } from './gateway/index.js';
+import { bringUp, createGateway, createS3Api, endpointNotifications, wantedApiEndpoints, type ConfiguredEndpoint, type ControlPlaneContext, type EndpointDeployer, type EndpointDeployment } from './gateway/index.js';
 import { createInstanceRegistry, createProcessPool, createUrlPool, unpackModelData, type InstancePool, type InstanceRegistry } from './models/index.js';
 import type { Metrics } from './metrics/index.js';
 import { createDeliveryLoop, createSnsDeliverer, createTargetDeliverer, createWebhookDeliverer, targetsOf, type NotificationOutbox } from './notify/index.js';
@@ -105,18 +106,25 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
     }));
     const controlPlane: ControlPlaneContext = {
       catalog, region: config.region, accountId: config.accountId, configuredEndpoints,
-      deployer: worker && !cluster ? worker.deployer : clusterDeployer(fleet!, logger),
+      deployer: fleet
+        ? clusterDeployer({ config, fleet, catalog, logger, failQueued: (name, reason, notifications) => failQueuedWith(config, { queue, store, logger, metrics, spoolDir: path.join(config.dataDir, 'spool'), variantOf: () => 'AllTraffic' }, name, reason, notifications) })
+        : worker!.deployer,
       notifications: queue.outbox,
-      ...(cluster && { apiEndpointsUnsupported: 'CreateEndpoint is not available when asyncinfer runs on Redis (gateways and workers on several hosts) yet: define the endpoint in the config file that every node reads, and restart them (docs/deploy.md).' }),
     };
-    // Endpoints created through the API come back after a restart.
-    if (worker && !cluster) await resumeApiEndpoints(controlPlane);
+    // API-created endpoints: from the shared catalog on Redis (every node follows it), else brought back after a restart.
+    const apiEndpoints = fleet ? own('endpoint sync', startApiEndpointSync({ controlPlane, config, logger, worker })) : undefined;
+    if (apiEndpoints) await apiEndpoints.start();
+    if (!fleet) await resumeApiEndpoints(controlPlane, ['Creating', 'InService', 'Updating']);
+    else if (config.role !== 'worker') await resumeApiEndpoints(controlPlane, ['Creating']);
 
     // The queue gauges, computed at each scrape: asynchronous endpoints only (a real-time one has no queue).
     metrics.setBacklogSource({
-      endpoints: async () => (worker ? worker.localGauges() : Promise.all(config.endpoints.filter((e) => e.asyncInferenceConfig).map(async (e) => {
+      endpoints: async () => (worker ? worker.localGauges() : Promise.all([
+        ...config.endpoints.filter((e) => e.asyncInferenceConfig).map((e) => ({ name: e.name, variant: e.variantName })),
+        ...[...apiEndpoints!.directory.values()].filter((d) => d.async).map((d) => ({ name: d.name, variant: d.variantName })),
+      ].map(async (e) => {
         const t = await fleet!.totals(e.name);
-        return { name: e.name, variant: e.variantName, instances: { starting: t.starting, ready: t.ready, draining: t.draining }, desiredInstances: t.target };
+        return { ...e, instances: { starting: t.starting, ready: t.ready, draining: t.draining }, desiredInstances: t.target };
       }))),
       backlog: (name) => queue.backlog(name),
     });
@@ -128,7 +136,7 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
     }]));
     const gateway = createGateway({
       host: config.host, port: config.port, logger, queue, accountId: config.accountId,
-      findEndpoint: (name) => worker?.runner.get(name) ?? configured.get(name),
+      findEndpoint: (name) => worker?.runner.get(name) ?? configured.get(name) ?? apiTarget(apiEndpoints?.directory.get(name)),
       controlPlane, metrics, outbox: queue.outbox,
       surface: config.role === 'worker' ? 'worker' : 'full',
     });
@@ -208,11 +216,14 @@ async function startWorker(p: WorkerParts) {
     }, makePool(endpoint, endpoint.model, count));
   }
 
+  /** API-created endpoints' fleet-wide counts (undefined: a URL image, not shared out); filled by the endpoint sync. */
+  const apiCounts = new Map<string, number | undefined>();
   const fleetScaling = fleet && createFleetScaling({
     local: runner, fleet, workerId: p.workerId, logger: logger.child({ part: 'fleet' }),
     configuredCount(name) {
       const endpoint = config.endpoints.find((e) => e.name === name);
-      return endpoint?.model.url === undefined ? endpoint?.instances.initial : undefined;
+      if (!endpoint) return apiCounts.get(name);
+      return endpoint.model.url === undefined ? endpoint.instances.initial : undefined;
     },
     intervalMs: config.autoscaling.interval, ttlMs: Math.max(3 * config.autoscaling.interval, 3000),
   });
@@ -227,6 +238,7 @@ async function startWorker(p: WorkerParts) {
 
   return {
     runner,
+    apiCounts,
     deployer: createDeployer(config, runner, runDeps, makePool, logger),
     /** This worker's instances of its asynchronous endpoints, for the gauges. */
     localGauges: () => runner.names().flatMap((name) => {
@@ -236,14 +248,17 @@ async function startWorker(p: WorkerParts) {
   };
 }
 
-/** API-created endpoints that were serving come back after a restart (single process). */
-async function resumeApiEndpoints(controlPlane: ControlPlaneContext): Promise<void> {
+/**
+ * API-created endpoints in one of `statuses` are brought up again after a restart (single process:
+ * every one that was serving; on Redis: those a gateway was creating when it stopped).
+ */
+async function resumeApiEndpoints(controlPlane: ControlPlaneContext, statuses: string[]): Promise<void> {
   const { catalog } = controlPlane;
   for (const endpoint of await catalog.list('endpoint')) {
-    const status = (endpoint.doc as { EndpointStatus?: string }).EndpointStatus;
-    if (status === 'Deleting') {
+    const status = (endpoint.doc as { EndpointStatus?: string }).EndpointStatus ?? '';
+    if (status === 'Deleting' && statuses.length > 1) {
       await catalog.delete('endpoint', endpoint.name);
-    } else if (status !== 'Failed') {
+    } else if (statuses.includes(status)) {
       await catalog.update('endpoint', endpoint.name, { ...endpoint.doc, EndpointStatus: 'Creating' });
       void bringUp(controlPlane, endpoint.name);
     }
@@ -251,21 +266,45 @@ async function resumeApiEndpoints(controlPlane: ControlPlaneContext): Promise<vo
 }
 
 /**
- * On Redis the control plane acts on the fleet, not on local instances: a pin is shared, and the
- * counts are the fleet's. Endpoints themselves come from the config file (CreateEndpoint is refused).
+ * On Redis the control plane acts on the shared catalog and the fleet, not on local instances:
+ * workers follow the catalog (startApiEndpointSync), and readiness is the fleet's. A pin of a
+ * config endpoint is shared through the fleet; an API endpoint's count is its DesiredInstanceCount
+ * in the catalog, which the workers read.
  */
-function clusterDeployer(fleet: Fleet, logger: Logger): EndpointDeployer {
-  const refuse = async (): Promise<never> => {
-    throw new AppError('ValidationException', 'Endpoints cannot be deployed through the API on Redis yet; use the config file.');
+function clusterDeployer(p: {
+  config: ResolvedConfig; fleet: Fleet; catalog: Catalog; logger: Logger;
+  failQueued: (name: string, reason: string, notifications?: EndpointNotifications) => Promise<void>;
+}): EndpointDeployer {
+  const { fleet, catalog, logger } = p;
+  const readyWithin = async (name: string, count: number, timeoutMs: number, version?: string) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if ((await fleet.totals(name, version).catch(() => NO_INSTANCES)).ready >= count) return true;
+      if (Date.now() > deadline) return false;
+      await sleep(200);
+    }
   };
   return {
-    deploy: refuse,
-    redeploy: refuse,
+    // Checked here, so a bad image fails the endpoint at once; the workers deploy it from the catalog.
+    deploy: async (d) => void imageOf(p.config, d),
+    async redeploy(d) {
+      imageOf(p.config, d);
+      const doc = (await catalog.get('endpoint', d.name))?.doc;
+      if (!doc) return false;
+      const previous = doc.EndpointConfigName;
+      await catalog.update('endpoint', d.name, { ...doc, EndpointConfigName: d.configName });
+      if (await readyWithin(d.name, d.instanceCount, d.startupTimeoutSeconds * 1000, d.configName)) return true;
+      // The workers go back to the configuration that served.
+      const now = (await catalog.get('endpoint', d.name))?.doc;
+      if (now) await catalog.update('endpoint', d.name, { ...now, EndpointConfigName: previous });
+      return false;
+    },
     undeploy: async () => {},
-    retire: async () => {},
+    retire: (name, reason, notifications) => p.failQueued(name, reason, notifications),
     readyInstances: async (name) => (await fleet.totals(name)).ready,
-    waitUntilReady: async () => false,
+    waitUntilReady: (name, count, timeoutMs) => readyWithin(name, count, timeoutMs),
     pin(name, count) {
+      if (!p.config.endpoints.some((e) => e.name === name)) return;
       logger.info({ endpoint: name, desired: count }, `instance count of ${name} pinned at ${count} for the fleet (UpdateEndpointWeightsAndCapacities); autoscaling suspended`);
       void fleet.pin(name, count).catch((err: unknown) => logger.error({ err, endpoint: name }, 'could not store the pin'));
     },
@@ -273,10 +312,98 @@ function clusterDeployer(fleet: Fleet, logger: Logger): EndpointDeployer {
 }
 
 /**
- * CreateEndpoint's containers: `Image` names an entry of the config's `images` (a command or a
- * URL), or is itself an http(s) URL of a running container.
+ * On Redis, every node follows the API-created endpoints in the shared catalog, once per
+ * `autoscaling.interval`: gateways to know their output paths (the accept path), workers to deploy
+ * what they do not run yet (with no instances: the fleet gives them their share), replace what
+ * runs another configuration, and stop what is gone.
  */
-function createDeployer(config: ResolvedConfig, runner: EndpointRunner, runDeps: RunDeps, makePool: (endpoint: PoolOwner, model: ModelSpec, count: number) => InstancePool, logger: Logger): EndpointDeployer {
+function startApiEndpointSync(p: {
+  controlPlane: ControlPlaneContext; config: ResolvedConfig; logger: Logger;
+  worker: Awaited<ReturnType<typeof startWorker>> | undefined;
+}) {
+  const { config, logger, worker } = p;
+  const directory = new Map<string, EndpointDeployment>();
+  const replacing = new Set<string>();
+  const reported = new Set<string>();
+  const isConfigured = (name: string) => config.endpoints.some((e) => e.name === name);
+  let timer: NodeJS.Timeout | undefined;
+  let syncing: Promise<void> = Promise.resolve();
+
+  async function follow(d: EndpointDeployment): Promise<void> {
+    const running = worker!.runner.get(d.name);
+    if (!running) {
+      await worker!.deployer.deployAt(d, 0);
+    } else if (running.version !== d.configName && !replacing.has(d.name)) {
+      replacing.add(d.name);
+      void worker!.deployer.replaceAt(d, running.desiredInstances)
+        .catch((err: unknown) => logger.error({ err, endpoint: d.name }, 'could not roll out the new endpoint configuration'))
+        .finally(() => replacing.delete(d.name));
+    }
+  }
+
+  async function sync(): Promise<void> {
+    let wanted: Map<string, EndpointDeployment>;
+    try {
+      wanted = await wantedApiEndpoints(p.controlPlane);
+    } catch (err) {
+      logger.warn({ err }, 'could not read the endpoints from the catalog; trying again');
+      return;
+    }
+    directory.clear();
+    for (const [name, d] of wanted) if (!isConfigured(name)) directory.set(name, d);
+    if (!worker) return;
+    for (const d of directory.values()) {
+      worker.apiCounts.set(d.name, imageOf(config, d).url === undefined ? d.instanceCount : undefined);
+      try {
+        await follow(d);
+        reported.delete(d.name);
+      } catch (err) {
+        if (!reported.has(d.name)) logger.error({ err, endpoint: d.name }, 'could not deploy an endpoint from the catalog');
+        reported.add(d.name);
+      }
+    }
+    for (const name of worker.runner.names()) {
+      if (isConfigured(name) || directory.has(name)) continue;
+      worker.apiCounts.delete(name);
+      await worker.runner.undeploy(name);
+    }
+  }
+
+  return {
+    directory,
+    async start() {
+      await sync();
+      timer = setInterval(() => { syncing = syncing.then(sync); }, config.autoscaling.interval);
+      timer.unref();
+    },
+    async stop() {
+      clearInterval(timer);
+      await syncing;
+    },
+  };
+}
+
+/** An API-created endpoint as the accept path sees it, from its deployment (no local instances). */
+function apiTarget(d: EndpointDeployment | undefined) {
+  return d && { ready: () => [], ...(d.async && { async: d.async }) };
+}
+
+/** The image's entry in the config (a command or a URL), or the image itself when it is a URL; throws the FailureReason when it is neither. */
+function imageOf(config: ResolvedConfig, d: EndpointDeployment): { url?: string; command?: readonly string[]; env: Readonly<Record<string, string>> } {
+  const registered = config.images[d.image];
+  const url = /^https?:\/\//.test(d.image) ? d.image : registered?.url;
+  if (!registered && url === undefined) {
+    throw new AppError('ValidationException',
+      `Image "${d.image}" is not registered. Add it to the config file under "images", e.g. "images": {"${d.image}": {"command": ["python3", "serve.py"]}} or {"url": "http://127.0.0.1:9000"}, or use the URL of a running container as the Image.`);
+  }
+  return url !== undefined ? { url, env: registered?.env ?? {} } : { command: registered!.command!, env: registered!.env };
+}
+
+/**
+ * This process's deployer of API-created endpoints. `count` overrides the deployment's instance
+ * count: with a fleet, an endpoint starts with this worker's share (0 until the fleet gives one).
+ */
+function createDeployer(config: ResolvedConfig, runner: EndpointRunner, runDeps: RunDeps, makePool: (endpoint: PoolOwner, model: ModelSpec, count: number) => InstancePool, logger: Logger) {
   async function modelDir(url: string): Promise<string> {
     try {
       return await unpackModelData({ url, dir: path.join(config.dataDir, 'models'), open: async (u) => (await openLocation(runDeps.store, u)).body });
@@ -285,27 +412,22 @@ function createDeployer(config: ResolvedConfig, runner: EndpointRunner, runDeps:
     }
   }
 
-  async function resolve(d: EndpointDeployment): Promise<{ endpoint: DeployedEndpoint; pool: () => InstancePool }> {
-    const registered = config.images[d.image];
-    const url = /^https?:\/\//.test(d.image) ? d.image : registered?.url;
-    if (!registered && url === undefined) {
-      throw new AppError('ValidationException',
-        `Image "${d.image}" is not registered. Add it to the config file under "images", e.g. "images": {"${d.image}": {"command": ["python3", "serve.py"]}} or {"url": "http://127.0.0.1:9000"}, or use the URL of a running container as the Image.`);
-    }
+  async function resolve(d: EndpointDeployment, countOverride?: number): Promise<{ endpoint: DeployedEndpoint; pool: () => InstancePool }> {
+    const image = imageOf(config, d);
     const model: ModelSpec = {
-      ...(url !== undefined ? { url } : { command: registered!.command! }),
-      env: { ...registered?.env, ...d.environment, ...(d.modelDataUrl !== undefined && { SM_MODEL_DIR: await modelDir(d.modelDataUrl) }) },
+      ...(image.url !== undefined ? { url: image.url } : { command: image.command! }),
+      env: { ...image.env, ...d.environment, ...(d.modelDataUrl !== undefined && { SM_MODEL_DIR: await modelDir(d.modelDataUrl) }) },
       startupTimeoutSeconds: d.startupTimeoutSeconds,
       healthCheckIntervalSeconds: 5,
     };
-    const count = url !== undefined ? 1 : d.instanceCount;
+    const count = image.url !== undefined ? 1 : countOverride ?? d.instanceCount;
     return {
-      endpoint: { name: d.name, variantName: d.variantName, desiredInstances: count, ...(d.async && { async: d.async }) },
+      endpoint: { name: d.name, variantName: d.variantName, version: d.configName, desiredInstances: count, ...(d.async && { async: d.async }) },
       pool: () => makePool(d, model, count),
     };
   }
 
-  return {
+  const deployer: EndpointDeployer = {
     async deploy(d) {
       const { endpoint, pool } = await resolve(d);
       await runner.deploy(endpoint, pool());
@@ -317,9 +439,7 @@ function createDeployer(config: ResolvedConfig, runner: EndpointRunner, runDeps:
     undeploy: (name) => runner.undeploy(name),
     async retire(name, failureReason, notifications) {
       await runner.undeploy(name);
-      // The endpoint is gone from the runner now; its settings come with the call.
-      const deps = notifications ? { ...runDeps, notifications: { region: config.region, endpoint: () => notifications } } : runDeps;
-      await failQueued(deps, name, failureReason);
+      await failQueuedWith(config, runDeps, name, failureReason, notifications);
     },
     readyInstances: async (name) => runner.get(name)?.readyInstances() ?? 0,
     pin(name, count) {
@@ -328,6 +448,25 @@ function createDeployer(config: ResolvedConfig, runner: EndpointRunner, runDeps:
     },
     waitUntilReady: (name, count, timeoutMs) => runner.waitUntilReady(name, count, timeoutMs),
   };
+  return {
+    ...deployer,
+    /** Deploys with `count` instances (a worker's share). */
+    async deployAt(d: EndpointDeployment, count: number) {
+      const { endpoint, pool } = await resolve(d, count);
+      await runner.deploy(endpoint, pool());
+    },
+    /** Rolling replacement at `count` instances. */
+    async replaceAt(d: EndpointDeployment, count: number) {
+      const { endpoint, pool } = await resolve(d, count);
+      return runner.replace(endpoint, pool(), d.startupTimeoutSeconds * 1000);
+    },
+  };
+}
+
+/** Fails what is still queued for an endpoint that is going away; its notification settings come with the call (it is no longer deployed). */
+async function failQueuedWith(config: ResolvedConfig, runDeps: RunDeps, name: string, failureReason: string, notifications?: EndpointNotifications): Promise<void> {
+  const deps = notifications ? { ...runDeps, notifications: { region: config.region, endpoint: () => notifications } } : runDeps;
+  await failQueued(deps, name, failureReason);
 }
 
 /**

@@ -44,12 +44,15 @@ function mountSmallFileSystem(dir: string): { ok: true; kind: string } | { ok: f
 let server: ServerProcess;
 const fillerFile = path.join(dataDir, 'filler');
 
-/** Writes a filler file until the file system answers ENOSPC: first in 1 MB steps, then 4 KB ones. */
+/**
+ * Writes a filler file until the file system answers ENOSPC: in 1 MB steps, then 4 KB, then 512 B
+ * ones (a small ext4 has 1 KB blocks: 4 KB steps alone would leave room for a small object).
+ */
 function fillDisk(): number {
   const fd = openSync(fillerFile, 'w');
   let written = 0;
   try {
-    for (const chunk of [Buffer.alloc(1 << 20, 1), Buffer.alloc(4096, 1)]) {
+    for (const chunk of [Buffer.alloc(1 << 20, 1), Buffer.alloc(4096, 1), Buffer.alloc(512, 1)]) {
       for (;;) {
         try {
           written += writeSync(fd, chunk);
@@ -143,7 +146,9 @@ describe.skipIf(!mount.ok)(`the data dir's disk is full (${mount.ok ? mount.kind
   }, 45_000);
 
   it('retries an output write that meets the full disk, and writes it once space is freed', async () => {
-    // Alone on the model, so its write is the one that meets the full disk.
+    // Alone on the model, so its write is the one that meets the full disk; and not the store's
+    // first write (that one also makes the store's folders: see the second todo below).
+    await waitForObject(dataDir, (await invoke()).OutputLocation!);
     await waitFor(() => invocationRows(dataDir).every((r) => r.state === 'completed'), 20_000, 'the earlier invocations to finish');
     const res = await invoke({ CustomAttributes: 'sleep_ms=300' });
     const id = /([0-9a-f-]{36})\.out$/.exec(res.OutputLocation!)![1];
@@ -160,4 +165,11 @@ describe.skipIf(!mount.ok)(`the data dir's disk is full (${mount.ok ? mount.kind
     await waitFor(() => invocationRows(dataDir).find((r) => r.id === id)?.state === 'completed', 5000, 'the invocation to be completed');
     expect(invocationRows(dataDir).find((r) => r.id === id)).toMatchObject({ state: 'completed', attempts: 1 });
   });
+
+  // Known gaps, found while writing these tests; each becomes a test once fixed:
+  it.todo('records the outcome of an invocation that finished while the disk was full once space is back, without waiting for ' +
+    'its lease to run out (today queue.complete throws SQLITE_FULL, the dispatcher logs "invocation run failed unexpectedly", ' +
+    'the row stays running for leaseDuration, then the model is called again)');
+  it.todo('writes objects again after space is freed when the store\'s very first write met a full disk (today the failed ' +
+    'mkdir of <dataDir>/s3/.tmp is cached in durable-files.ts, and every later put fails until restart)');
 });

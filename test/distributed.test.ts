@@ -6,13 +6,16 @@
  * stored), then everything recovers and every 202'd invocation completes.
  */
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { DescribeEndpointCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
+import {
+  CreateEndpointCommand, CreateEndpointConfigCommand, CreateModelCommand, DeleteEndpointCommand, DescribeEndpointCommand, SageMakerClient,
+  UpdateEndpointCommand, UpdateEndpointWeightsAndCapacitiesCommand, waitUntilEndpointDeleted, waitUntilEndpointInService,
+} from '@aws-sdk/client-sagemaker';
 import { InvokeEndpointAsyncCommand, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scrape, scrapeUntil } from './support/metrics.js';
 import { startRedisServer, type RedisServer } from './support/redis-server.js';
 import { startS3Server, type S3Server } from './support/s3-server.js';
-import { controlEndpoint, isAlive, startServer, waitFor, type ServerProcess } from './support/server.js';
+import { CONTROL_MODEL, controlEndpoint, isAlive, startServer, waitFor, type ServerProcess } from './support/server.js';
 
 const BUCKET = 'dist';
 let redis: RedisServer;
@@ -29,6 +32,7 @@ function config(): Record<string, unknown> {
     leaseDuration: '2s',
     autoscaling: { interval: '200ms' },
     shutdownGraceSeconds: 5,
+    images: { 'control:1': { command: [process.execPath, CONTROL_MODEL] } },
     endpoints: [controlEndpoint('ep', {
       instances: { initial: 2 },
       asyncInferenceConfig: {
@@ -148,6 +152,46 @@ describe('two gateways, two workers, one Redis', () => {
     expect(maxReady).toBe(3);
     expect(maxLive).toBeLessThanOrEqual(3);
   }, 60_000);
+
+  it('runs an endpoint created through one gateway on both workers, and every gateway sees and changes the same endpoint', async () => {
+    const sm = gateways.map((g) => new SageMakerClient({ endpoint: g.url, region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } }));
+    await sm[0]!.send(new CreateModelCommand({ ModelName: 'api-model', PrimaryContainer: { Image: 'control:1' } }));
+    await sm[1]!.send(new CreateEndpointConfigCommand({
+      EndpointConfigName: 'api-config',
+      ProductionVariants: [{ VariantName: 'v1', ModelName: 'api-model', InitialInstanceCount: 2 }],
+      AsyncInferenceConfig: { OutputConfig: { S3OutputPath: `s3://${BUCKET}/api` }, ClientConfig: { MaxConcurrentInvocationsPerInstance: 1 } },
+    }));
+    await sm[0]!.send(new CreateEndpointCommand({ EndpointName: 'api', EndpointConfigName: 'api-config' }));
+    await waitUntilEndpointInService({ client: sm[1]!, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { EndpointName: 'api' });
+    const [one, two] = await Promise.all(sm.map((c) => c.send(new DescribeEndpointCommand({ EndpointName: 'api' }))));
+    expect(one!.ProductionVariants).toEqual(two!.ProductionVariants);
+    expect(one!.ProductionVariants?.[0]).toMatchObject({ VariantName: 'v1', CurrentInstanceCount: 2, DesiredInstanceCount: 2 });
+
+    const accepted = await Promise.all(Array.from({ length: 12 }, (_, i) => invoke(gateways[i % 2]!, { i }, 'sleep_ms=200', 'api')));
+    const answers = await Promise.all(accepted.map((a) => output(a.OutputLocation!)));
+    expect(new Set(answers.map((a) => workerOf(a.pid)))).toEqual(new Set([0, 1]));
+
+    // A new configuration rolls out on both workers.
+    await sm[0]!.send(new CreateModelCommand({ ModelName: 'api-model-2', PrimaryContainer: { Image: 'control:1', Environment: { MODEL_VERSION: '2' } } }));
+    await sm[0]!.send(new CreateEndpointConfigCommand({
+      EndpointConfigName: 'api-config-2',
+      ProductionVariants: [{ VariantName: 'v1', ModelName: 'api-model-2', InitialInstanceCount: 2 }],
+      AsyncInferenceConfig: { OutputConfig: { S3OutputPath: `s3://${BUCKET}/api` }, ClientConfig: { MaxConcurrentInvocationsPerInstance: 1 } },
+    }));
+    await sm[1]!.send(new UpdateEndpointCommand({ EndpointName: 'api', EndpointConfigName: 'api-config-2' }));
+    await waitUntilEndpointInService({ client: sm[0]!, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { EndpointName: 'api' });
+    expect((await sm[0]!.send(new DescribeEndpointCommand({ EndpointName: 'api' }))).EndpointConfigName).toBe('api-config-2');
+    const after = await Promise.all(Array.from({ length: 4 }, (_, i) => invoke(gateways[i % 2]!, { i }, 'sleep_ms=1', 'api')));
+    for (const a of after) expect((await output(a.OutputLocation!) as { version?: string }).version).toBe('2');
+
+    // Scaled to zero through the other gateway: no instance anywhere, then deleted everywhere.
+    await sm[1]!.send(new UpdateEndpointWeightsAndCapacitiesCommand({ EndpointName: 'api', DesiredWeightsAndCapacities: [{ VariantName: 'v1', DesiredInstanceCount: 0 }] }));
+    await waitUntilEndpointInService({ client: sm[0]!, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { EndpointName: 'api' });
+    await waitFor(async () => (await sm[0]!.send(new DescribeEndpointCommand({ EndpointName: 'api' }))).ProductionVariants?.[0]?.CurrentInstanceCount === 0, 15_000, 'no api instance left');
+    await sm[0]!.send(new DeleteEndpointCommand({ EndpointName: 'api' }));
+    await waitUntilEndpointDeleted({ client: sm[1]!, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { EndpointName: 'api' });
+    await waitFor(() => workers.every((w) => w.logs.some((l) => l.msg === 'endpoint undeployed' && l.endpoint === 'api')), 10_000, 'every worker to stop the endpoint');
+  }, 90_000);
 
   it('loses nothing when a worker is killed with kill -9 mid-run: its leases run out and the other worker takes over', async () => {
     const victim = workers[0]!;

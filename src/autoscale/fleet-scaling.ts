@@ -24,6 +24,8 @@ export interface LocalEndpoints {
     variantName: string;
     desiredInstances: number;
     scaling?: ScalingSettings | undefined;
+    /** The EndpointConfigName it runs (API-created endpoints). */
+    version?: string | undefined;
     instanceCounts(): { starting: number; ready: number; draining: number };
   } | undefined;
   resize(name: string, count: number): boolean;
@@ -92,7 +94,7 @@ export function createFleetScaling(options: FleetScalingOptions): FleetScaling {
       const tallies: Record<string, InstanceTally> = {};
       for (const name of local.names()) {
         const e = local.get(name)!;
-        tallies[name] = { ...e.instanceCounts(), target: e.desiredInstances };
+        tallies[name] = { ...e.instanceCounts(), target: e.desiredInstances, ...(e.version !== undefined && { version: e.version }) };
       }
       workers = await fleet.heartbeat(workerId, tallies, options.ttlMs);
       pins = await fleet.pins();

@@ -19,6 +19,8 @@ export interface InstanceTally {
   draining: number;
   /** What this worker wants to run now (its share); summed: the fleet's desired count. */
   target: number;
+  /** Which version of the endpoint (its EndpointConfigName) the worker runs, when it has versions. */
+  version?: string;
 }
 
 export const NO_INSTANCES: InstanceTally = { ready: 0, starting: 0, draining: 0, target: 0 };
@@ -33,8 +35,8 @@ export interface Fleet {
    * to how many it may run. `running` (its live instances, draining ones included) stays claimed.
    */
   claim(endpoint: string, workerId: string, wanted: number, max: number, running: number): Promise<number>;
-  /** The live workers' tallies of the endpoint, summed. */
-  totals(endpoint: string): Promise<InstanceTally>;
+  /** The live workers' tallies of the endpoint, summed; only those running `version` when given. */
+  totals(endpoint: string, version?: string): Promise<InstanceTally>;
   pin(endpoint: string, count: number): Promise<void>;
   pins(): Promise<Record<string, number>>;
   /** Gives up this worker's claims and tallies at once (clean shutdown). */

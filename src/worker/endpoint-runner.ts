@@ -15,6 +15,8 @@ export interface DeployedEndpoint {
   name: string;
   /** The ProductionVariant's VariantName: a metrics label and part of every notification. */
   variantName: string;
+  /** The EndpointConfigName it runs (API-created endpoints); config-file endpoints have none. */
+  version?: string;
   /** The count wanted now: the deployed count, then whatever `resize` (the autoscaler or a pin) set. */
   desiredInstances: number;
   /** Autoscaling bounds and targets; absent: the count stays as deployed (pinned) unless resized. */
@@ -80,6 +82,7 @@ export function createEndpointRunner(options: { queue: InvocationQueue; runDeps:
     running.delete(name);
     await current.dispatcher?.stop(options.shutdownGraceMs);
     await current.pool.stop();
+    options.logger.info({ endpoint: name }, 'endpoint undeployed');
   }
 
   function resize(name: string, count: number): boolean {

@@ -56,13 +56,15 @@ redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(tally))
 return granted
 `);
 
-// KEYS[1] workers, KEYS[2] endpoint hash
+// KEYS[1] workers, KEYS[2] endpoint hash; ARGV[1] version ('' for any)
 const TOTALS = luaScript('fleet-totals', `${PRUNE}
 prune(KEYS[2])
 local sum = { 0, 0, 0, 0 }
 for _, v in ipairs(redis.call('HVALS', KEYS[2])) do
   local t = cjson.decode(v)
+  if ARGV[1] == '' or t.version == ARGV[1] then
   sum[1] = sum[1] + t.ready; sum[2] = sum[2] + t.starting; sum[3] = sum[3] + t.draining; sum[4] = sum[4] + t.target
+  end
 end
 return sum
 `);
@@ -106,6 +108,10 @@ export function createRedisFleet(options: RedisFleetOptions): Fleet {
     },
     async heartbeat(workerId, tallies, ttlMs) {
       const endpoints = Object.keys(tallies);
+      // Endpoints this worker no longer runs: its tallies and claims of them go.
+      const gone = [...known].filter((e) => !(e in tallies));
+      if (gone.length > 0) await call(async (c) => { for (const e of gone) await c.hdel(endpointKey(e), workerId); });
+      for (const e of gone) known.delete(e);
       for (const e of endpoints) known.add(e);
       const args = [workerId, ttlMs, ...endpoints.map((e) => JSON.stringify(tallies[e]))];
       // The set is ordered by heartbeat expiry, which changes every beat; the ranks must not.
@@ -114,8 +120,8 @@ export function createRedisFleet(options: RedisFleetOptions): Fleet {
     async claim(endpoint, workerId, wanted, max, running) {
       return Number(await script(CLAIM, [workersKey, endpointKey(endpoint)], [workerId, wanted, max, running]));
     },
-    async totals(endpoint) {
-      const [ready, starting, draining, target] = (await script(TOTALS, [workersKey, endpointKey(endpoint)], [])) as number[];
+    async totals(endpoint, version) {
+      const [ready, starting, draining, target] = (await script(TOTALS, [workersKey, endpointKey(endpoint)], [version ?? ''])) as number[];
       return ready === undefined ? NO_INSTANCES : { ready, starting: starting!, draining: draining!, target: target! } satisfies InstanceTally;
     },
     async pin(endpoint, count) {

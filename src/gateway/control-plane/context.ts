@@ -16,6 +16,8 @@ export interface ConfiguredEndpoint {
 /** An endpoint to run, as CreateEndpoint resolves it from its config and model. */
 export interface EndpointDeployment {
   name: string;
+  /** The EndpointConfigName it runs. */
+  configName: string;
   variantName: string;
   image: string;
   environment: Record<string, string>;
@@ -55,8 +57,6 @@ export interface ControlPlaneContext {
   /** Endpoints from the config file: read-only through the API. */
   configuredEndpoints: readonly ConfiguredEndpoint[];
   deployer: EndpointDeployer;
-  /** Set when CreateEndpoint cannot run endpoints here: the reason, for the ValidationException. */
-  apiEndpointsUnsupported?: string;
   /** Where TestNotifications go (CreateEndpoint, UpdateEndpoint, UpdateEndpointWeightsAndCapacities). */
   notifications?: Pick<NotificationOutbox, 'add'>;
 }

@@ -19,7 +19,7 @@ const STATUSES = ['OutOfService', 'Creating', 'Updating', 'SystemUpdating', 'Rol
 const ENDPOINT_NAME = { min: 1, max: 63, pattern: /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/, patternText: '^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}' };
 const DEFAULT_STARTUP_TIMEOUT_SECONDS = 240;
 
-interface EndpointDoc {
+export interface EndpointDoc {
   EndpointName: string;
   /** Set by UpdateEndpointWeightsAndCapacities; otherwise the variant's InitialInstanceCount. */
   DesiredInstanceCount?: number;
@@ -105,7 +105,6 @@ export async function createEndpoint(ctx: ControlPlaneContext, input: { Endpoint
   const configName = input.EndpointConfigName!;
 
   if (ctx.configuredEndpoints.some((e) => e.name === name)) throw alreadyExists(ctx, 'endpoint', name);
-  if (ctx.apiEndpointsUnsupported) throw new AppError('ValidationException', ctx.apiEndpointsUnsupported);
   const config = await checkEndpointConfig(ctx, configName);
 
   const doc: EndpointDoc = {
@@ -120,7 +119,7 @@ export async function createEndpoint(ctx: ControlPlaneContext, input: { Endpoint
 }
 
 /** What to run for an endpoint with this configuration, or why it cannot run. */
-async function resolveDeployment(ctx: ControlPlaneContext, name: string, configName: string, instanceOverride?: number): Promise<EndpointDeployment | string> {
+export async function resolveDeployment(ctx: ControlPlaneContext, name: string, configName: string, instanceOverride?: number): Promise<EndpointDeployment | string> {
   const config = (await ctx.catalog.get('endpoint-config', configName))?.doc as unknown as ConfigDoc | undefined;
   const variant = config?.ProductionVariants[0];
   const model = variant && (await ctx.catalog.get('model', variant.ModelName))?.doc as unknown as ModelDoc | undefined;
@@ -132,7 +131,7 @@ async function resolveDeployment(ctx: ControlPlaneContext, name: string, configN
   const out = asyncConfig?.OutputConfig;
   if (out && !out.S3OutputPath?.startsWith('s3://')) return 'AsyncInferenceConfig.OutputConfig.S3OutputPath must be an s3:// URI for this server to write outputs.';
   return {
-    name, variantName: variant.VariantName, image: container.Image, environment: container.Environment ?? {},
+    name, configName, variantName: variant.VariantName, image: container.Image, environment: container.Environment ?? {},
     ...(container.ModelDataUrl !== undefined && { modelDataUrl: container.ModelDataUrl }),
     instanceCount: instanceOverride ?? variant.InitialInstanceCount ?? 1,
     ...(asyncConfig && out && {
