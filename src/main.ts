@@ -139,6 +139,7 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
       findEndpoint: (name) => worker?.runner.get(name) ?? configured.get(name) ?? apiTarget(apiEndpoints?.directory.get(name)),
       controlPlane, metrics, outbox: queue.outbox,
       surface: config.role === 'worker' ? 'worker' : 'full',
+      requestTimeoutMs: config.requestTimeout,
     });
     const url = await gateway.start();
     own('gateway', gateway);

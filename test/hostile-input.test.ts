@@ -225,11 +225,28 @@ describe('slow clients', () => {
     }
   });
 
-  // There is nothing to cut it off today: Fastify sets Node's requestTimeout to 0 (its default
-  // `requestTimeout: 0`) and sets no socket timeout (`connectionTimeout: 0`); only Node's
-  // headersTimeout (60 s) applies, and only until the headers are complete. A client that sends its
-  // headers and then stalls mid-body holds its connection (and its buffered bytes) forever.
-  it.todo('cuts off a client that stalls in the middle of its body (needs a requestTimeout or connectionTimeout in src/gateway/server.ts)');
+  it('cuts off a client that stalls in the middle of its body after requestTimeout, with a 408 in the AWS shape, storing nothing', async () => {
+    const strict = await startServer({ config: { requestTimeout: '2s', endpoints: [controlEndpoint('ep')] } });
+    try {
+      const { port: strictPort } = new URL(strict.url);
+      const socket = connect(Number(strictPort), '127.0.0.1');
+      let answer = '';
+      socket.on('data', (d: Buffer) => { answer += d.toString('latin1'); });
+      const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+      socket.write('POST /endpoints/ep/async-invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"x":1');
+      const started = Date.now();
+      await closed;
+      const elapsed = Date.now() - started;
+      expect(elapsed).toBeGreaterThan(1500);
+      expect(elapsed).toBeLessThan(6000);
+      expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+      expect(answer).toMatch(/x-amzn-ErrorType: RequestTimeout/i);
+      expect(answer).toContain('requestTimeout');
+      expect(invocationRows(strict.dataDir)).toHaveLength(0);
+    } finally {
+      expect(await strict.stop()).toBe(0);
+    }
+  });
 });
 
 describe('path tricks in the naming headers', () => {

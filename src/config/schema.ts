@@ -190,6 +190,8 @@ export const ConfigSchema = z.strictObject({
    * AWS SNS itself, in the ARN's region, as SageMaker would.
    */
   topics: z.record(snsTopic, z.array(NotificationTarget).min(1)).default({}),
+  /** A request to the HTTP API (headers and body) must arrive within this; a slower client gets a 408 and is cut off. */
+  requestTimeout: durationMs(1000, 3_600_000).default(60_000),
   /**
    * A worker's lease on a running invocation, renewed every third of it while the invocation runs.
    * A worker that dies (kill -9, power) has its invocations back in the queue after at most this.

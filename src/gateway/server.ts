@@ -1,6 +1,6 @@
 /** The HTTP front door: one Fastify instance, started and stopped with the rest of the server. */
 import { randomUUID } from 'node:crypto';
-import { maxHeaderSize, STATUS_CODES } from 'node:http';
+import { createServer, maxHeaderSize, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -24,6 +24,8 @@ export interface GatewayOptions extends AcceptDeps {
   outbox?: NotificationOutbox;
   /** `worker`: only GET /metrics and GET /ping (a worker's own port); default `full`. */
   surface?: 'full' | 'worker';
+  /** A request (headers and body) must arrive within this; a slower client gets a 408 and is cut off. Default 60 s. */
+  requestTimeoutMs?: number;
 }
 
 export interface Gateway {
@@ -34,7 +36,13 @@ export interface Gateway {
 }
 
 export function createGateway(options: GatewayOptions): Gateway {
+  const requestTimeout = options.requestTimeoutMs ?? 60_000;
   const app = Fastify({
+    // Node checks request deadlines every connectionsCheckingInterval (30 s by default): often
+    // enough that a slow client is cut off close to its deadline, not up to 30 s after it.
+    serverFactory: (handler) => createServer({
+      requestTimeout, headersTimeout: Math.min(60_000, requestTimeout), connectionsCheckingInterval: Math.min(1000, requestTimeout),
+    }, handler),
     // No Fastify logger: it makes a child logger for every request, which cost the accept path a
     // third of its throughput. Requests are not logged (outcomes are); errors are logged by the
     // error handler with our own logger.
@@ -94,14 +102,14 @@ function answerFrameworkError(err: FastifyError, request: FastifyRequest, reply:
  */
 function answerUnparsableRequest(err: Error & { code?: string }, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
-  const [status, message] = err.code === 'HPE_HEADER_OVERFLOW'
-    ? [431, `The request's header section is larger than ${maxHeaderSize} bytes, the most this server reads; nothing was accepted. Each SageMaker header is at most 1024 characters.`]
+  const [status, code, message] = err.code === 'HPE_HEADER_OVERFLOW'
+    ? [431, 'ValidationError', `The request's header section is larger than ${maxHeaderSize} bytes, the most this server reads; nothing was accepted. Each SageMaker header is at most 1024 characters.`]
     : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-      ? [408, 'The request was not received in time; nothing was accepted.']
-      : [400, `The request is not valid HTTP/1.1 (${err.message.slice(0, 200)}); nothing was accepted. The request line must be METHOD /path HTTP/1.1, header names must be tokens and header values visible ASCII.`];
+      ? [408, 'RequestTimeout', 'The request (headers and body) did not arrive within the server\'s requestTimeout; nothing was accepted. Send the whole request without pausing, or raise requestTimeout.']
+      : [400, 'ValidationError', `The request is not valid HTTP/1.1 (${err.message.slice(0, 200)}); nothing was accepted. The request line must be METHOD /path HTTP/1.1, header names must be tokens and header values visible ASCII.`];
   const body = JSON.stringify({ message, Message: message });
   if (socket.writable) {
-    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nx-amzn-RequestId: ${randomUUID()}\r\nx-amzn-ErrorType: ValidationError\r\n` +
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nx-amzn-RequestId: ${randomUUID()}\r\nx-amzn-ErrorType: ${code}\r\n` +
       `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   }
   socket.destroy();

@@ -82,3 +82,15 @@ it('counts each recorded outcome once: expired in neither processed nor failures
   await recordOutcome(failed.deps, failed.lease, { state: 'completed' }, 0);
   expect(await counts(failed.deps)).toEqual({ processed: 1, failures: 1, expired: 0, total: 1 });
 });
+
+it('retries recording an outcome the queue could not store (a full disk), so the model is not called again', async () => {
+  const { deps, lease } = await leased(() => settings);
+  let failures = 2;
+  const complete = queue.complete.bind(queue);
+  const flaky = { ...deps, queue: Object.assign(Object.create(queue) as SqliteQueue, {
+    complete: (...args: Parameters<SqliteQueue['complete']>) => (failures-- > 0 ? Promise.reject(new Error('SQLITE_FULL: database or disk is full')) : complete(...args)),
+  }) };
+  await recordOutcome(flaky, lease, { state: 'completed', modelStatus: 200 }, 5);
+  expect(failures).toBe(-1);
+  expect((await queue.get(lease.invocation.id))?.state).toBe('completed');
+});

@@ -6,7 +6,7 @@
  * The event is built here, once, before the outcome is recorded: the outcome is recorded at most
  * once (its lease fences it), so its event id is too, and a lost lease writes no event.
  */
-import { inferenceResultDraft, type EndpointNotifications, type Outcome } from '../domain/index.js';
+import { inferenceResultDraft, type EndpointNotifications, type NotificationDraft, type Outcome } from '../domain/index.js';
 import type { Lease } from '../queue/index.js';
 import type { RunDeps } from './run-invocation.js';
 
@@ -34,12 +34,35 @@ export interface OutcomeNotifications {
 export async function recordOutcome(deps: RunDeps, lease: Lease, outcome: Outcome, ms: number, response?: ModelResponse): Promise<void> {
   const inv = lease.invocation;
   const draft = await notificationFor(deps, lease, outcome, response);
-  const recorded = await deps.queue.complete(lease, outcome, draft ? [draft] : []);
+  const recorded = await completeWithRetries(deps, lease, outcome, draft ? [draft] : []);
   const fields = { id: inv.id, inferenceId: inv.inferenceId, endpoint: inv.endpointName, state: outcome.state, modelStatus: outcome.modelStatus, ms, ...(draft && { eventId: draft.eventId }) };
   if (recorded) countOutcome(deps, lease, outcome);
   if (!recorded) deps.logger.warn(fields, 'outcome not recorded: the lease was lost, another worker owns the invocation');
   else if (outcome.state === 'completed') deps.logger.info(fields, 'invocation completed');
   else deps.logger.info({ ...fields, failureReason: outcome.failureReason?.slice(0, FAILURE_BODY_PREVIEW) }, `invocation ${outcome.state}`);
+}
+
+/** How long a failing `complete` is retried (the dispatcher keeps extending the lease meanwhile). */
+const COMPLETE_RETRY_FOR_MS = 5 * 60_000;
+const COMPLETE_MAX_DELAY_MS = 5000;
+
+/**
+ * `complete`, retried while it throws (a full disk, the queue store unreachable): the outcome
+ * object is written, and giving up would mean running the model again once the lease runs out.
+ * A `false` (the lease was lost) is an answer, not a failure, and is not retried.
+ */
+async function completeWithRetries(deps: RunDeps, lease: Lease, outcome: Outcome, drafts: NotificationDraft[]): Promise<boolean> {
+  const giveUpAt = Date.now() + COMPLETE_RETRY_FOR_MS;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await deps.queue.complete(lease, outcome, drafts);
+    } catch (err) {
+      if (Date.now() > giveUpAt) throw err;
+      const delayMs = Math.min(COMPLETE_MAX_DELAY_MS, 100 * 2 ** attempt);
+      deps.logger.warn({ err, id: lease.invocation.id, attempt, delayMs }, 'recording the outcome failed; retrying');
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
 }
 
 /**

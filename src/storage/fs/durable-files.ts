@@ -55,7 +55,11 @@ export function createDurableFiles(tmpDir: string): DurableFiles {
   };
   let tmpDirReady: Promise<unknown> | undefined;
   const newTemp = async () => {
-    await (tmpDirReady ??= mkdir(tmpDir, { recursive: true }));
+    // A failed mkdir (a full disk) is not kept: the next write tries again.
+    await (tmpDirReady ??= mkdir(tmpDir, { recursive: true }).catch((err: unknown) => {
+      tmpDirReady = undefined;
+      throw err;
+    }));
     return path.join(tmpDir, randomUUID());
   };
 

@@ -71,9 +71,11 @@ export function createFsObjectStore(options: { root: string }): BucketStore {
    * the put had not resolved, so its writer still owns the outcome and writes again.
    */
   async function place(uri: S3Uri, objectTemp: string, sidecarTemp: string): Promise<void> {
-    const file = layout.fileOf(uri);
-    const sidecarFile = layout.sidecarOf(uri);
+    let file: string;
+    let sidecarFile: string;
     try {
+      file = layout.fileOf(uri);
+      sidecarFile = layout.sidecarOf(uri);
       await files.renameIntoPlace(sidecarTemp, sidecarFile);
     } catch (err) {
       await files.discard(sidecarTemp);
@@ -89,6 +91,7 @@ export function createFsObjectStore(options: { root: string }): BucketStore {
   }
 
   async function writeObject(uri: S3Uri, body: Uint8Array | Readable, putOptions: BucketPutOptions = {}): Promise<{ etag: string }> {
+    layout.fileOf(uri); // a key that cannot be a file here is refused before anything is written
     const fields = (etag: string): Omit<Sidecar, 'size' | 'mtimeMs'> => {
       const checksum = putOptions.checksum?.();
       return {
