@@ -2,7 +2,7 @@
 // invocations, next to the same kind of work done on the same redis-server directly with ioredis.
 //
 //   node bench/redis.mjs [--count 5000] [--concurrency 8] [--appendfsync always|everysec]
-//                        [--accept-count 20000] [--warmup 2000] [--skip-sqlite] [--keep-data]
+//                        [--accept-count 20000] [--warmup 2000] [--skip-sqlite] [--profile] [--keep-data]
 //
 // The script starts its own /usr/bin/redis-server on a free loopback port, in a temporary --dir,
 // with `--appendonly yes --appendfsync always --save ""` (--appendfsync everysec to compare), and
@@ -40,8 +40,12 @@
 // exit code is non-zero only when something was *wrong* (errors, answers other than 202/200,
 // accepted invocations missing from Redis, invocations not completed, missing outputs, warnings or
 // errors in asyncinfer's log, a process that failed to start or to exit 0 on SIGTERM).
+//
+// --profile starts asyncinfer on Redis with --cpu-prof; the measured accept run and the drain are
+// cut out of its profile (bench/profiles/redis-<timestamp>/asyncinfer-{accept,drain}.cpuprofile)
+// and summarised. Profiled figures are perturbed, so the results go to that folder too.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -53,6 +57,7 @@ import {
   makeBody, noisy, nonNegativeInt, parseBenchArgs, positiveInt, printRows, processTicks, quietCheck, reportIssues, round, sleep,
   startChild as startChildProcess, stopChild as stopChildProcess,
 } from './lib.mjs';
+import { printProfileSummary, summarizeProfile } from './profile-summary.mjs';
 
 const REDIS_SERVER = '/usr/bin/redis-server';
 const NULL_MODEL = path.join(BENCH_DIR, 'null-model.mjs');
@@ -87,7 +92,7 @@ const RAW = {
 const HEADERS = { 'content-type': 'application/json', 'x-amzn-sagemaker-content-type': 'application/json' };
 
 const flags = parseBenchArgs('usage: node bench/redis.mjs [--count N=5000] [--concurrency C=8] [--appendfsync always|everysec] ' +
-  '[--accept-count N=20000] [--warmup REQUESTS=2000] [--skip-sqlite] [--keep-data]', {
+  '[--accept-count N=20000] [--warmup REQUESTS=2000] [--skip-sqlite] [--profile] [--keep-data]', {
   count: { type: 'string', default: '5000' },
   concurrency: { type: 'string', default: '8' },
   appendfsync: { type: 'string', default: 'always' },
@@ -128,6 +133,10 @@ if (!existsSync(REDIS_SERVER)) {
 const BODY = makeBody(BODY_BYTES);
 const stamp = new Date().toISOString();
 const work = mkdtempSync(path.join(os.tmpdir(), 'asyncinfer-redis-'));
+const profileDir = flags.profile ? path.join(BENCH_DIR, 'profiles', `redis-${stamp.replace(/[:.]/g, '-')}`) : undefined;
+if (profileDir) mkdirSync(profileDir, { recursive: true });
+/** Measured windows (process.hrtime, µs) to cut out of asyncinfer's CPU profile. */
+const windows = {};
 /** Things that were wrong (not slow): each makes the exit code 1. */
 const problems = [];
 /** Things that make the figures unreliable (a busy machine): reported, exit code unchanged. */
@@ -142,6 +151,7 @@ log(`redis benchmark: accept ${fmt(ACCEPT_COUNT)} (+${fmt(WARMUP)} warm-up) over
 log(`machine: ${machine.cpuCount} × ${machine.cpuModel}, ${machine.totalMemoryGiB} GiB, ${machine.os}, node ${machine.node}`);
 log('NOTE: redis-server, asyncinfer, the model and the load generator (this process) all share the same CPU cores:');
 log('      figures compare asyncinfer with raw Redis on one machine, not a capacity claim.');
+if (profileDir) log(`PROFILING: asyncinfer on Redis runs with --cpu-prof (figures perturbed; not written to bench/redis-results.json); profiles in ${path.relative(ROOT, profileDir)}`);
 
 const fsync = fsyncReport(work);
 
@@ -164,6 +174,7 @@ try {
   }
 
   accept.raw = await runRawAccept();
+  await compactAof('asyncinfer accepts');
   const server = await startAsyncinferRedis();
   try {
     accept.asyncinfer = await runAccept('asyncinfer on Redis', server, ACCEPT_ENDPOINT);
@@ -205,6 +216,8 @@ const ratios = {
   drainOverDirect: drain.asyncinfer?.requestsPerSecond && drain.direct ? round(drain.asyncinfer.requestsPerSecond / drain.direct.requestsPerSecond, 3) : undefined,
 };
 printTables();
+let profiles;
+if (profileDir) profiles = summarizeProfiles();
 
 const results = {
   benchmark: 'redis',
@@ -218,6 +231,7 @@ const results = {
     acceptAsyncinfer: `autocannon in the benchmark process, POST /endpoints/${ACCEPT_ENDPOINT}/async-invocations, ${CONNECTIONS} connections, pipelining 1, amount ${ACCEPT_COUNT}`,
     drainAsyncinfer: `asyncinfer serve --role all, queue redis, storage fs; model.url, MaxConcurrentInvocationsPerInstance ${CONCURRENCY}; N queued before the model starts; clock from the model's spawn until queued:${DRAIN_ENDPOINT} is empty and running[${DRAIN_ENDPOINT}] is 0`,
     drainRaw: `ioredis in the benchmark process, ${CONCURRENCY} workers on one connection: ZPOPMIN, MULTI{HSET, HINCRBY, ZADD, HINCRBY, HGET}EXEC, MULTI{HSET, HDEL, ZREM, HINCRBY}EXEC per item`,
+    profiled: Boolean(profileDir),
     drainDirect: `autocannon in the benchmark process, POST /invocations to bench/null-model.mjs, ${CONCURRENCY} connections, amount ${COUNT}`,
   },
   fsync,
@@ -225,10 +239,11 @@ const results = {
   drain,
   ratios,
   redisAfter,
+  profiles,
   problems,
   warnings,
 };
-const resultsFile = path.join(BENCH_DIR, 'redis-results.json');
+const resultsFile = path.join(profileDir ?? BENCH_DIR, 'redis-results.json');
 writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
 log(`\nresults written to ${path.relative(ROOT, resultsFile)}`);
 
@@ -330,6 +345,56 @@ function commandsSince(before, after, per, own = {}) {
   return Object.fromEntries(rows.map(([cmd, n]) => [cmd, round(n / per, 3)]));
 }
 
+/**
+ * Rewrites the AOF now (BGREWRITEAOF, not timed) and waits for it. Redis rewrites it on its own
+ * when it has doubled (and is over 64 MB): a fork plus a full write on a 2-core machine, which must
+ * not land inside a measured window. After a rewrite the next automatic one is a doubling away,
+ * more than any one measured part here adds.
+ */
+async function compactAof(why) {
+  const t0 = performance.now();
+  await waitForNoRewrite();
+  const before = (await aofState()).rewrites;
+  await admin.bgrewriteaof();
+  for (;;) {
+    await sleep(50);
+    const st = await aofState();
+    if (!st.inProgress && !st.scheduled && st.rewrites > before) break;
+    if (performance.now() - t0 > 60_000) throw new Error('BGREWRITEAOF did not finish within 60 s');
+  }
+  const st = await aofState();
+  log(`[redis] AOF rewritten before ${why} (not timed, ${((performance.now() - t0) / 1000).toFixed(2)} s): ${fmt(st.sizeBytes)} bytes`);
+}
+
+async function waitForNoRewrite() {
+  for (let i = 0; i < 1200; i++) {
+    const st = await aofState();
+    if (!st.inProgress && !st.scheduled) return;
+    await sleep(50);
+  }
+  throw new Error('an AOF rewrite did not finish within 60 s');
+}
+
+async function aofState() {
+  const text = await admin.info('persistence');
+  const get = (k) => Number(new RegExp(`^${k}:(\\d+)`, 'm').exec(text)?.[1]);
+  return { rewrites: get('aof_rewrites'), inProgress: get('aof_rewrite_in_progress') === 1, scheduled: get('aof_rewrite_scheduled') === 1, sizeBytes: get('aof_current_size') };
+}
+
+/** Call at the start of a measured window; the returned function, at its end, warns when an AOF rewrite ran inside it. */
+async function watchAof(name) {
+  const before = await aofState();
+  return async () => {
+    const after = await aofState();
+    const n = after.rewrites - before.rewrites + (after.inProgress ? 1 : 0);
+    if (n > 0) {
+      warnings.push(`${name}: an AOF rewrite ran during the measured window (fork + rewrite on the same cores); figures perturbed`);
+      log(`[${name}] WARNING: an AOF rewrite ran during the measured window`);
+    }
+    return n;
+  };
+}
+
 function commandsText(perItem) {
   return Object.entries(perItem).filter(([, n]) => n >= 0.01).map(([cmd, n]) => `${cmd} ${n}`).join(', ');
 }
@@ -390,9 +455,11 @@ async function runRawAccept() {
     }
     log(`[${name}] ${fmt(ACCEPT_COUNT)} × MULTI{HSET ${BODY_BYTES} B payload, ZADD, INCR}EXEC, ${CONNECTIONS} writers on ${connections.length} connections …`);
     const before = await admin.zcard(RAW.queued(ACCEPT_ENDPOINT));
+    const aofEnd = await watchAof(name);
     const cpuBefore = cpuSnapshot([redis.child.pid]);
     const r = await run(ACCEPT_COUNT);
     const cpu = cpuSince(cpuBefore, [redis.child.pid]);
+    const aofRewrites = await aofEnd();
     noisy(name, cpu?.other, warnings);
     const after = await admin.zcard(RAW.queued(ACCEPT_ENDPOINT));
     if (r.errors > 0) problems.push(`${name}: ${r.errors} errors, first: ${r.firstError?.message}`);
@@ -409,6 +476,7 @@ async function runRawAccept() {
       errors: r.errors,
       connections: connections.length,
       writers: CONNECTIONS,
+      aofRewritesDuringRun: aofRewrites,
       cpuCores: cpu && { redis: cpu.children[0], benchProcess: cpu.self, other: cpu.other, machine: cpu.machine },
     };
   } finally {
@@ -449,7 +517,8 @@ async function startAsyncinferRedis() {
       },
     }],
   }), null, 2));
-  const server = await startChild('asyncinfer (redis)', [SERVER_MAIN, 'serve', '--config', configFile, '--role', 'all',
+  const profileArgs = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `asyncinfer-${process.pid}.cpuprofile`] : [];
+  const server = await startChild('asyncinfer (redis)', [...profileArgs, SERVER_MAIN, 'serve', '--config', configFile, '--role', 'all',
     '--port', '0', '--s3-port', '0', '--data-dir', dataDir, '--log-level', 'info'],
   (line) => line.msg === 'asyncinfer listening' && line.url);
   Object.assign(server, { modelPort, dataDir });
@@ -503,10 +572,14 @@ async function runAccept(name, server, endpoint) {
   const pids = [server.child.pid, redis.child.pid];
   const onRedis = name.includes('Redis');
   const commandsBefore = onRedis ? await commandStats() : undefined;
+  const aofEnd = await watchAof(name);
   const cpuBefore = cpuSnapshot(pids);
+  const w0 = process.hrtime.bigint();
   const { result: r, seconds } = await load({ url, method: 'POST', headers: HEADERS, body: BODY, connections: CONNECTIONS, amount: ACCEPT_COUNT });
+  if (onRedis) windows.accept = { startMicros: Number(w0 / 1000n), endMicros: Number(process.hrtime.bigint() / 1000n) };
   const cpu = cpuSince(cpuBefore, pids);
-  const redisCommands = onRedis ? commandsSince(commandsBefore, await commandStats(), ACCEPT_COUNT, { info: 1 }) : undefined;
+  const aofRewrites = await aofEnd();
+  const redisCommands = onRedis ? commandsSince(commandsBefore, await commandStats(), ACCEPT_COUNT, { info: 3 }) : undefined;
   noisy(name, cpu?.other, warnings);
   const bad = trouble(r, 202, ACCEPT_COUNT);
   if (bad) {
@@ -535,6 +608,7 @@ async function runAccept(name, server, endpoint) {
     resets: r.resets,
     all202: 1 + warm202 + s202, // pre-flight + warm-up + measured
     redisCommandsPerRequest: redisCommands,
+    aofRewritesDuringRun: aofRewrites,
     cpuCores: cpu && { asyncinfer: cpu.children[0], redis: cpu.children[1], loadGenerator: cpu.self, other: cpu.other, machine: cpu.machine },
   };
 }
@@ -573,10 +647,12 @@ async function runDrain(server) {
     throw new Error(`before the model started, Redis should hold ${COUNT} queued and 0 running for "${DRAIN_ENDPOINT}", but holds ${JSON.stringify(before)}`);
   }
   if (server.modelReadyAt !== undefined) throw new Error('asyncinfer reported the model ready before it was started');
+  await compactAof('the drain');
   await quietCheck('drain', warnings);
 
   log(`[drain] starting the null model on ${modelUrl}; draining with MaxConcurrentInvocationsPerInstance ${CONCURRENCY} …`);
   const t0 = performance.now();
+  const w0 = process.hrtime.bigint();
   const modelPromise = startChild('null model (drain)', [NULL_MODEL, '--port', String(server.modelPort)], (line) => line.msg === 'null model listening' && line.url);
   let model;
   modelPromise.then((m) => {
@@ -585,6 +661,7 @@ async function runDrain(server) {
   const pids = [server.child.pid, redis.child.pid];
   const cpuBefore = cpuSnapshot(pids);
   const commandsBefore = await commandStats();
+  const aofEnd = await watchAof('drain');
   let polls = 0;
   const samples = [];
   let finished = 0;
@@ -603,13 +680,15 @@ async function runDrain(server) {
     }
     if (finished >= COUNT) {
       tEnd = now;
+      windows.drain = { startMicros: Number(w0 / 1000n), endMicros: Number(process.hrtime.bigint() / 1000n) };
       break;
     }
     if (server.exited) throw new Error(`asyncinfer exited during the drain (code ${server.exitCode}, signal ${server.signal})`);
     if (now - lastProgressAt > STALL_MS) throw new Error(`the drain stalled: nothing finished for ${STALL_MS / 1000} s; queued ${queued}, running ${running}`);
   }
   const cpu = cpuSince(cpuBefore, pids);
-  const redisCommands = commandsSince(commandsBefore, await commandStats(), COUNT, { info: 1, zcard: polls, hget: polls });
+  const aofRewrites = await aofEnd();
+  const redisCommands = commandsSince(commandsBefore, await commandStats(), COUNT, { info: 3, zcard: polls, hget: polls });
   model = await modelPromise;
   const seconds = (tEnd - t0) / 1000;
   const modelTicks = processTicks(model.child.pid);
@@ -633,6 +712,7 @@ async function runDrain(server) {
     requestsPerSecondBetween10And90Percent: steady,
     outputObjects: outputs,
     redisCommandsPerInvocation: redisCommands,
+    aofRewritesDuringRun: aofRewrites,
     enqueue: { requestsPerSecond: round(COUNT / enqueueSeconds), seconds: round(enqueueSeconds, 3), status202: enqueue.statusCodeStats['202']?.count ?? 0 },
     cpuCores: cpu && { asyncinfer: cpu.children[0], redis: cpu.children[1], model: modelCores, benchProcess: cpu.self, other: cpu.other, machine: cpu.machine },
     progress: samples.length <= 400 ? samples : samples.filter((_, i) => i % Math.ceil(samples.length / 400) === 0),
@@ -696,6 +776,7 @@ async function runRawDrain() {
       for (const [err] of await pipe.exec()) if (err) throw err;
     }
     if (await conn.zcard(RAW.queued(DRAIN_ENDPOINT)) !== COUNT) throw new Error(`${name}: the sorted set does not hold ${COUNT} items`);
+    await compactAof('the raw drain');
     await quietCheck(name, warnings);
     log(`[${name}] ${CONCURRENCY} workers, per item: ZPOPMIN; MULTI{HSET running, HINCRBY, ZADD leases, HINCRBY running, HGET payload}EXEC; ` +
       'MULTI{HSET completed, HDEL payload, ZREM leases, HINCRBY running -1}EXEC …');
@@ -733,11 +814,13 @@ async function runRawDrain() {
         }
       }
     };
+    const aofEnd = await watchAof(name);
     const cpuBefore = cpuSnapshot([redis.child.pid]);
     const t0 = performance.now();
     await Promise.all(Array.from({ length: CONCURRENCY }, (_, w) => worker(w)));
     const seconds = (performance.now() - t0) / 1000;
     const cpu = cpuSince(cpuBefore, [redis.child.pid]);
+    const aofRewrites = await aofEnd();
     noisy(name, cpu?.other, warnings);
     const running = Number(await conn.hget(RAW.running, DRAIN_ENDPOINT) ?? 0);
     if (errors > 0) problems.push(`${name}: ${errors} errors, first: ${firstError?.message}`);
@@ -751,6 +834,7 @@ async function runRawDrain() {
       completed: done,
       errors,
       workers: CONCURRENCY,
+      aofRewritesDuringRun: aofRewrites,
       cpuCores: cpu && { redis: cpu.children[0], benchProcess: cpu.self, other: cpu.other, machine: cpu.machine },
     };
   } finally {
@@ -872,6 +956,47 @@ function startChild(name, args, urlOf) {
 
 function stopChild(server) {
   return stopChildProcess(server, problems);
+}
+
+// ---- profile ----
+
+/**
+ * asyncinfer's profile covers its whole life; V8's sample timestamps and process.hrtime() both read
+ * CLOCK_MONOTONIC on Linux, so each measured window taken in this process cuts its samples out.
+ */
+function summarizeProfiles() {
+  const file = readdirSync(profileDir).find((f) => f.startsWith('asyncinfer-') && f.endsWith('.cpuprofile') && !/-(accept|drain)\.cpuprofile$/.test(f));
+  if (!file) {
+    log('\n(no CPU profile was written for asyncinfer)');
+    return undefined;
+  }
+  const whole = JSON.parse(readFileSync(path.join(profileDir, file), 'utf8'));
+  const out = { wholeProfile: path.relative(ROOT, path.join(profileDir, file)) };
+  for (const [label, window] of Object.entries(windows)) {
+    const keep = [];
+    let t = whole.startTime;
+    whole.samples.forEach((id, i) => {
+      t += whole.timeDeltas[i];
+      if (t >= window.startMicros && t <= window.endMicros) keep.push([id, t]);
+    });
+    if (keep.length <= 10) {
+      log(`\n(the ${label} window does not match the profile clock; not cut out)`);
+      continue;
+    }
+    const target = path.join(profileDir, `asyncinfer-${label}.cpuprofile`);
+    writeFileSync(target, JSON.stringify({
+      ...whole,
+      startTime: keep[0][1],
+      endTime: keep[keep.length - 1][1],
+      samples: keep.map(([id]) => id),
+      timeDeltas: keep.map(([, at], i) => (i === 0 ? 0 : at - keep[i - 1][1])),
+    }));
+    const summary = summarizeProfile(target, { root: ROOT });
+    log(`\n==== CPU profile: asyncinfer on Redis during the ${label} (${path.relative(ROOT, target)}) ====`);
+    printProfileSummary(summary, log);
+    out[label] = { file: path.relative(ROOT, target), ...summary };
+  }
+  return out;
 }
 
 // ---- output ----
