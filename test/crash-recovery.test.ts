@@ -5,17 +5,9 @@
  */
 import { InvokeEndpointAsyncCommand, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { describe, expect, it } from 'vitest';
-import { controlEndpoint, invocationRows, startServer, tempDir, waitFor, waitForObject, isAlive } from './support/server.js';
+import { TWO_INSTANCE_CONFIG, invocationRows, startServer, tempDir, waitFor, waitForObject, isAlive } from './support/server.js';
 
-const config = {
-  endpoints: [controlEndpoint('ep', {
-    instances: { initial: 2 },
-    asyncInferenceConfig: {
-      OutputConfig: { S3OutputPath: 's3://bucket/ep/out', S3FailurePath: 's3://bucket/ep/fail' },
-      ClientConfig: { MaxConcurrentInvocationsPerInstance: 4 },
-    },
-  })],
-};
+const config = TWO_INSTANCE_CONFIG;
 
 describe('kill -9', () => {
   it('loses nothing that was accepted, under load, and cleans up the instances it left', async () => {

@@ -9,21 +9,13 @@
 import { existsSync } from 'node:fs';
 import { InvokeEndpointAsyncCommand, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { describe, expect, it } from 'vitest';
-import { controlEndpoint, invocationRows, isAlive, objectFile, startServer, tempDir, waitFor, waitForObject, type ServerProcess } from './support/server.js';
+import { TWO_INSTANCE_CONFIG, invocationRows, isAlive, objectFile, startServer, tempDir, waitFor, waitForObject, type ServerProcess } from './support/server.js';
 
 const SOAK = process.env.SOAK === '1';
 const ROUNDS = Number(process.env.SOAK_ROUNDS ?? (SOAK ? 40 : 4));
 const SEED = Number(process.env.SOAK_SEED ?? Date.now() % 100_000);
 
-const config = {
-  endpoints: [controlEndpoint('ep', {
-    instances: { initial: 2 },
-    asyncInferenceConfig: {
-      OutputConfig: { S3OutputPath: 's3://bucket/ep/out', S3FailurePath: 's3://bucket/ep/fail' },
-      ClientConfig: { MaxConcurrentInvocationsPerInstance: 4 },
-    },
-  })],
-};
+const config = TWO_INSTANCE_CONFIG;
 
 /** mulberry32: small, seeded, good enough to pick moments. */
 function random(seed: number): () => number {

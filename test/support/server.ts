@@ -55,6 +55,17 @@ export function controlEndpoint(name: string, overrides: Record<string, unknown>
   };
 }
 
+/** One endpoint `ep` with two instances taking four invocations each: the crash tests' setup. */
+export const TWO_INSTANCE_CONFIG = {
+  endpoints: [controlEndpoint('ep', {
+    instances: { initial: 2 },
+    asyncInferenceConfig: {
+      OutputConfig: { S3OutputPath: 's3://bucket/ep/out', S3FailurePath: 's3://bucket/ep/fail' },
+      ClientConfig: { MaxConcurrentInvocationsPerInstance: 4 },
+    },
+  })],
+};
+
 export async function startServer(options: { config?: Record<string, unknown>; dataDir?: string; args?: string[]; env?: NodeJS.ProcessEnv; waitForReady?: boolean } = {}): Promise<ServerProcess> {
   const dataDir = options.dataDir ?? tempDir();
   const args = [CLI, 'serve', '--port', '0', '--s3-port', '0', '--data-dir', dataDir, ...(options.args ?? [])];

@@ -33,9 +33,9 @@
  * redis-connection.ts), and the same object works again once Redis is back.
  */
 import type { Logger } from 'pino';
-import type { InvocationRequest } from '../../domain/index.js';
 import { AppError } from '../../errors.js';
 import type { NotificationOutbox } from '../../notify/index.js';
+import { groupCommit, type PendingEnqueue } from '../group-commit.js';
 import type { Backlog, InvocationQueue, Lease } from '../invocation-queue.js';
 import { enqueueArgs, fieldsOf, toInvocation } from './invocation-hash.js';
 import { OUTBOX_SCRIPTS } from './outbox-scripts.js';
@@ -65,11 +65,6 @@ export interface RedisQueue extends InvocationQueue {
   readonly outbox: NotificationOutbox;
 }
 
-interface PendingEnqueue {
-  request: InvocationRequest;
-  resolve: () => void;
-  reject: (err: unknown) => void;
-}
 
 /** Limits of one enqueue script call, so one call never holds Redis long. */
 const MAX_BATCH_COUNT = 100;
@@ -84,8 +79,6 @@ export function createRedisQueue(options: RedisQueueOptions): RedisQueue {
   const wakeups = createWakeups(keys, options.logger);
   let client: Redis | undefined;
   let subscriber: Redis | undefined;
-  let pending: PendingEnqueue[] = [];
-  let flushScheduled = false;
   const inFlight = new Set<Promise<void>>();
 
   const unavailable = (err: unknown) => toUnavailable(err, `The queue store (${where}) is unreachable`);
@@ -113,8 +106,8 @@ export function createRedisQueue(options: RedisQueueOptions): RedisQueue {
     return { invocation, attempt: invocation.attempts };
   };
 
-  function flush(): void {
-    flushScheduled = false;
+  /** One group of enqueues, written in scripts of at most MAX_BATCH_COUNT requests or about MAX_BATCH_BYTES. */
+  function commit(pending: PendingEnqueue[]): void {
     while (pending.length > 0) {
       let bytes = 0;
       let n = 0;
@@ -128,6 +121,8 @@ export function createRedisQueue(options: RedisQueueOptions): RedisQueue {
       inFlight.add(done);
     }
   }
+
+  const enqueues = groupCommit(commit, () => (client ? undefined : new AppError('ServiceUnavailable', 'The queue is not running, so the request was not accepted. Retry later.')));
 
   async function write(batch: PendingEnqueue[]): Promise<void> {
     try {
@@ -162,7 +157,7 @@ export function createRedisQueue(options: RedisQueueOptions): RedisQueue {
     },
 
     async stop() {
-      flush();
+      enqueues.flush();
       await Promise.all(inFlight);
       const [c, s] = [client, subscriber];
       client = undefined;
@@ -170,19 +165,7 @@ export function createRedisQueue(options: RedisQueueOptions): RedisQueue {
       await Promise.all([closeRedis(s), closeRedis(c)]);
     },
 
-    enqueue(request) {
-      return new Promise<void>((resolve, reject) => {
-        if (!client) {
-          reject(new AppError('ServiceUnavailable', 'The queue is not running, so the request was not accepted. Retry later.'));
-          return;
-        }
-        pending.push({ request, resolve, reject });
-        if (!flushScheduled) {
-          flushScheduled = true;
-          setImmediate(flush);
-        }
-      });
-    },
+    enqueue: enqueues.enqueue,
 
     async lease(endpointName, leaseMs) {
       const t = now();

@@ -24,10 +24,11 @@ import { EventEmitter } from 'node:events';
 import { closeSync, fsync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { expiresAtMs, type Invocation, type InvocationRequest, type InvocationState, type NotificationDraft } from '../../domain/index.js';
+import { expiresAtMs, type Invocation, type InvocationState, type NotificationDraft } from '../../domain/index.js';
 import { coalesced } from '../../coalesced.js';
 import { AppError } from '../../errors.js';
 import type { NotificationOutbox } from '../../notify/index.js';
+import { groupCommit, type PendingEnqueue } from '../group-commit.js';
 import type { Backlog, InvocationQueue, Lease } from '../invocation-queue.js';
 import { acquireLockFile } from './lock-file.js';
 import { migrate } from './schema.js';
@@ -49,12 +50,6 @@ interface Row {
   attempts: number; started_at: number | null; finished_at: number | null; failure_reason: string | null;
 }
 
-interface PendingEnqueue {
-  request: InvocationRequest;
-  resolve: () => void;
-  reject: (err: unknown) => void;
-}
-
 /** The queue, and the notification outbox on the same connection (its rows share the outcome's transaction). */
 export interface SqliteQueue extends InvocationQueue {
   readonly outbox: NotificationOutbox;
@@ -68,8 +63,6 @@ export function createSqliteQueue(options: SqliteQueueOptions): SqliteQueue {
   let releaseLock: (() => void) | undefined;
   let statements: ReturnType<typeof prepare> | undefined;
   let walFd: number | undefined;
-  let pending: PendingEnqueue[] = [];
-  let flushScheduled = false;
   /** Per endpoint: invocations queued and running now (see the header). */
   const counts = new Map<string, { queued: number; running: number }>();
   const countsOf = (endpointName: string) => {
@@ -151,11 +144,7 @@ export function createSqliteQueue(options: SqliteQueueOptions): SqliteQueue {
     });
   }
 
-  function flush(): void {
-    flushScheduled = false;
-    const batch = pending;
-    pending = [];
-    if (batch.length === 0) return;
+  function commit(batch: PendingEnqueue[]): void {
     try {
       open().statements.insertMany(batch);
       for (const p of batch) move(p.request.endpointName, undefined, 'queued');
@@ -174,6 +163,8 @@ export function createSqliteQueue(options: SqliteQueueOptions): SqliteQueue {
       for (const p of batch) p.reject(failure);
     });
   }
+
+  const enqueues = groupCommit(commit, () => (db ? undefined : new AppError('ServiceUnavailable', 'The queue is shutting down; retry later.')));
 
   function toLease(row: Row): Lease {
     return { invocation: toInvocation(row), attempt: row.attempts };
@@ -218,7 +209,7 @@ export function createSqliteQueue(options: SqliteQueueOptions): SqliteQueue {
     },
 
     async stop() {
-      flush();
+      enqueues.flush();
       // The file must not be closed under an fsync still running.
       await walSync.idle();
       db?.close();
@@ -230,19 +221,7 @@ export function createSqliteQueue(options: SqliteQueueOptions): SqliteQueue {
       releaseLock = undefined;
     },
 
-    enqueue(request) {
-      return new Promise<void>((resolve, reject) => {
-        if (!db) {
-          reject(new AppError('ServiceUnavailable', 'The queue is shutting down; retry later.'));
-          return;
-        }
-        pending.push({ request, resolve, reject });
-        if (!flushScheduled) {
-          flushScheduled = true;
-          setImmediate(flush);
-        }
-      });
-    },
+    enqueue: enqueues.enqueue,
 
     async lease(endpointName, leaseMs) {
       const t = now();
