@@ -1,7 +1,7 @@
 // Dispatch benchmark: how fast asyncinfer drains a queue into a model (lease → POST /invocations →
 // output object → outcome), next to the rate a client reaches calling the same model directly.
 //
-//   node bench/dispatch.mjs [--count 20000] [--concurrency 8] [--warmup 1000] [--profile] [--keep-data]
+//   node bench/dispatch.mjs [--count 20000] [--concurrency 8] [--warmup 1000] [--out FILE] [--profile] [--keep-data]
 //
 // 1. direct: bench/null-model.mjs (GET /ping → 200, POST /invocations → 200 {"ok":true}) in a child
 //    process, loaded by autocannon in this process: POST /invocations, 1 KiB JSON body, C connections,
@@ -19,7 +19,7 @@
 //    10% and 90% done are reported next to it. Every invocation must end `completed` and
 //    <data-dir>/s3/bench-bucket/out/ must hold exactly N objects.
 //
-// Figures are printed and written to bench/dispatch-results.json. The drain/direct ratio is
+// Figures are printed and written to bench/dispatch-results.json (or --out FILE). The drain/direct ratio is
 // informational: the exit code is non-zero only when something was *wrong* (errors, answers other
 // than 200/202, invocations not completed, missing outputs, a server that failed to start or to
 // exit 0 on SIGTERM, warnings or errors in its log).
@@ -51,10 +51,11 @@ const POLL_MS = 50;
 const STALL_MS = 60_000;
 const FINAL_STATES = ['completed', 'failed', 'expired', 'canceled'];
 
-const flags = parseBenchArgs('usage: node bench/dispatch.mjs [--count N=20000] [--concurrency C=8] [--warmup REQUESTS=1000] [--profile] [--keep-data]', {
+const flags = parseBenchArgs('usage: node bench/dispatch.mjs [--count N=20000] [--concurrency C=8] [--warmup REQUESTS=1000] [--out FILE=bench/dispatch-results.json] [--profile] [--keep-data]', {
   count: { type: 'string', default: '20000' },
   concurrency: { type: 'string', default: '8' },
   warmup: { type: 'string', default: '1000' },
+  out: { type: 'string', default: path.join(BENCH_DIR, 'dispatch-results.json') },
 });
 const COUNT = positiveInt(flags.count, '--count');
 const CONCURRENCY = positiveInt(flags.concurrency, '--concurrency');
@@ -91,7 +92,7 @@ log(`dispatch benchmark: ${fmt(COUNT)} invocations, concurrency ${CONCURRENCY}, 
 log(`machine: ${machine.cpuCount} × ${machine.cpuModel}, ${machine.totalMemoryGiB} GiB, ${machine.os}, node ${machine.node}`);
 log(`NOTE: the direct run's load generator (autocannon) runs in this process; in the drain, asyncinfer is the client.`);
 log('      All processes share the same CPU cores: figures compare the two on one machine, not a capacity claim.');
-if (profileDir) log(`PROFILING: asyncinfer runs with --cpu-prof (figures perturbed; not written to bench/dispatch-results.json); profiles in ${path.relative(ROOT, profileDir)}`);
+if (profileDir) log(`PROFILING: asyncinfer runs with --cpu-prof (figures perturbed; not written to ${path.relative(ROOT, flags.out)}); profiles in ${path.relative(ROOT, profileDir)}`);
 
 const fsync = fsyncReport(work);
 
@@ -134,7 +135,7 @@ const results = {
   problems,
   warnings,
 };
-const resultsFile = profileDir ? path.join(profileDir, 'dispatch-results.json') : path.join(BENCH_DIR, 'dispatch-results.json');
+const resultsFile = profileDir ? path.join(profileDir, 'dispatch-results.json') : path.resolve(flags.out);
 writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
 log(`\nresults written to ${path.relative(ROOT, resultsFile)}`);
 

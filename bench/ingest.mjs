@@ -1,18 +1,19 @@
 // Ingest benchmark: how fast asyncinfer accepts invocations (accept → enqueue → fsync'd commit → 202),
 // next to a bare node:http server that answers the same 202 without doing the work.
 //
-//   npm run bench                          (builds dist/, then runs this)
-//   node bench/ingest.mjs [--duration 10] [--warmup 2] [--connections 64] [--profile] [--keep-data]
+//   npm run bench                          (builds dist/, then bench/run-all.mjs runs every benchmark, this one first)
+//   node bench/ingest.mjs [--duration 10] [--warmup 2] [--connections 64] [--out FILE] [--profile] [--keep-data]
 //
 // Both servers run as child processes, one after the other; the load generator (autocannon) runs in
 // this process. Each server gets an uncounted warm-up run, then the measured run. Figures are printed
-// and written to bench/results.json. The asyncinfer/baseline ratio is reported next to its target
+// and written to bench/ingest-results.json (or --out FILE; bench/run-all.mjs merges every benchmark's
+// file into bench/results.json). The asyncinfer/baseline ratio is reported next to its target
 // but never asserted: the exit code is non-zero only when something was *wrong* (errors, answers
 // other than 202, a 202 missing from the database, a server that failed to start or stop cleanly).
 //
 // --profile passes --cpu-prof to both server processes, prints where their CPU time went, and keeps
 // the .cpuprofile files (open them in Chrome DevTools). Profiled figures are not representative, so
-// they go to bench/profiles/<timestamp>/results.json instead of bench/results.json.
+// they go to bench/profiles/<timestamp>/results.json instead of bench/ingest-results.json.
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,10 +32,11 @@ const BODY_BYTES = 1024;
 const RATIO_TARGET = 0.6;
 const PIPELINING = 1;
 
-const flags = parseBenchArgs('usage: node bench/ingest.mjs [--duration SECONDS=10] [--warmup SECONDS=2] [--connections N=64] [--profile] [--keep-data]', {
+const flags = parseBenchArgs('usage: node bench/ingest.mjs [--duration SECONDS=10] [--warmup SECONDS=2] [--connections N=64] [--out FILE=bench/ingest-results.json] [--profile] [--keep-data]', {
   duration: { type: 'string', default: '10' },
   warmup: { type: 'string', default: '2' },
   connections: { type: 'string', default: '64' },
+  out: { type: 'string', default: path.join(BENCH_DIR, 'ingest-results.json') },
 });
 const DURATION = positiveInt(flags.duration, '--duration');
 const WARMUP = nonNegativeInt(flags.warmup, '--warmup');
@@ -62,7 +64,7 @@ log(`ingest benchmark: ${DURATION} s measured (+${WARMUP} s warm-up) per server,
 log(`machine: ${machine.cpuCount} × ${machine.cpuModel}, ${machine.totalMemoryGiB} GiB, ${machine.os}, node ${machine.node}`);
 log(`NOTE: the load generator runs in this process and shares the ${machine.cpuCount} CPU cores with the server under test;`);
 log('      figures are relative (asyncinfer vs baseline on the same machine), not a capacity claim.');
-if (profileDir) log(`PROFILING: servers run with --cpu-prof (figures perturbed; not written to bench/results.json); profiles in ${path.relative(ROOT, profileDir)}`);
+if (profileDir) log(`PROFILING: servers run with --cpu-prof (figures perturbed; not written to ${path.relative(ROOT, flags.out)}); profiles in ${path.relative(ROOT, profileDir)}`);
 
 const fsync = fsyncReport(work);
 
@@ -163,7 +165,7 @@ const results = {
   problems,
   warnings,
 };
-const resultsFile = profileDir ? path.join(profileDir, 'results.json') : path.join(BENCH_DIR, 'results.json');
+const resultsFile = profileDir ? path.join(profileDir, 'results.json') : path.resolve(flags.out);
 writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
 log(`\nresults written to ${path.relative(ROOT, resultsFile)}`);
 

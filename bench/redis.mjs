@@ -2,10 +2,11 @@
 // invocations, next to the same kind of work done on the same redis-server directly with ioredis.
 //
 //   node bench/redis.mjs [--count 5000] [--concurrency 8] [--appendfsync always|everysec]
-//                        [--accept-count 20000] [--warmup 2000] [--skip-sqlite] [--profile] [--keep-data]
+//                        [--accept-count 50000] [--warmup 5000] [--skip-sqlite] [--profile] [--keep-data]
 //
 // The script starts its own /usr/bin/redis-server on a free loopback port, in a temporary --dir,
-// with `--appendonly yes --appendfsync always --save ""` (--appendfsync everysec to compare), and
+// with `--appendonly yes --appendfsync always --save ""` (--appendfsync everysec to compare) and
+// `--auto-aof-rewrite-min-size 4gb` (no AOF rewrite, a fork on the same cores, inside the run), and
 // stops it at the end. Everything below runs against that one server, one part after the other:
 //
 // 1. accept
@@ -44,8 +45,8 @@
 // --profile starts asyncinfer on Redis with --cpu-prof; the measured accept run and the drain are
 // cut out of its profile (bench/profiles/redis-<timestamp>/asyncinfer-{accept,drain}.cpuprofile)
 // and summarised. Profiled figures are perturbed, so the results go to that folder too.
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -60,6 +61,12 @@ import {
 import { printProfileSummary, summarizeProfile } from './profile-summary.mjs';
 
 const REDIS_SERVER = '/usr/bin/redis-server';
+/**
+ * Redis rewrites its AOF by itself once it has doubled and passed 64 MB (the default minimum): a
+ * fork plus a full rewrite on the same 2 cores, landing in whichever part crosses the line. Raised
+ * so that no automatic rewrite runs during the benchmark (each measured window still checks).
+ */
+const AOF_REWRITE_MIN_SIZE = '4gb';
 const NULL_MODEL = path.join(BENCH_DIR, 'null-model.mjs');
 const CONTROL_MODEL = path.join(ROOT, 'test', 'fixtures', 'control-model.mjs');
 const ACCEPT_ENDPOINT = 'accept';
@@ -92,12 +99,12 @@ const RAW = {
 const HEADERS = { 'content-type': 'application/json', 'x-amzn-sagemaker-content-type': 'application/json' };
 
 const flags = parseBenchArgs('usage: node bench/redis.mjs [--count N=5000] [--concurrency C=8] [--appendfsync always|everysec] ' +
-  '[--accept-count N=20000] [--warmup REQUESTS=2000] [--skip-sqlite] [--profile] [--keep-data]', {
+  '[--accept-count N=50000] [--warmup REQUESTS=5000] [--skip-sqlite] [--profile] [--keep-data]', {
   count: { type: 'string', default: '5000' },
   concurrency: { type: 'string', default: '8' },
   appendfsync: { type: 'string', default: 'always' },
-  'accept-count': { type: 'string', default: '20000' },
-  warmup: { type: 'string', default: '2000' },
+  'accept-count': { type: 'string', default: '50000' },
+  warmup: { type: 'string', default: '5000' },
   'skip-sqlite': { type: 'boolean', default: false },
 });
 const COUNT = positiveInt(flags.count, '--count');
@@ -145,10 +152,12 @@ const warnings = [];
 const children = [];
 
 const machine = machineInfo();
+const code = codeVersion();
 
 log(`redis benchmark: accept ${fmt(ACCEPT_COUNT)} (+${fmt(WARMUP)} warm-up) over ${CONNECTIONS} connections; drain ${fmt(COUNT)} at concurrency ${CONCURRENCY}; ` +
   `${BODY_BYTES}-byte JSON body; redis-server appendfsync ${APPENDFSYNC}`);
 log(`machine: ${machine.cpuCount} × ${machine.cpuModel}, ${machine.totalMemoryGiB} GiB, ${machine.os}, node ${machine.node}`);
+log(`code: commit ${code.commit ?? '?'}${code.srcChanged ? ' with uncommitted changes under src/' : ''}; dist/ built ${code.distBuiltAt ?? '?'}`);
 log('NOTE: redis-server, asyncinfer, the model and the load generator (this process) all share the same CPU cores:');
 log('      figures compare asyncinfer with raw Redis on one machine, not a capacity claim.');
 if (profileDir) log(`PROFILING: asyncinfer on Redis runs with --cpu-prof (figures perturbed; not written to bench/redis-results.json); profiles in ${path.relative(ROOT, profileDir)}`);
@@ -174,7 +183,6 @@ try {
   }
 
   accept.raw = await runRawAccept();
-  await compactAof('asyncinfer accepts');
   const server = await startAsyncinferRedis();
   try {
     accept.asyncinfer = await runAccept('asyncinfer on Redis', server, ACCEPT_ENDPOINT);
@@ -223,6 +231,7 @@ const results = {
   benchmark: 'redis',
   timestamp: stamp,
   machine,
+  code,
   settings: {
     count: COUNT, concurrency: CONCURRENCY, acceptCount: ACCEPT_COUNT, warmupRequests: WARMUP, bodyBytes: BODY_BYTES,
     acceptConnections: CONNECTIONS, pollMs: POLL_MS, logLevel: 'info',
@@ -231,8 +240,8 @@ const results = {
     acceptAsyncinfer: `autocannon in the benchmark process, POST /endpoints/${ACCEPT_ENDPOINT}/async-invocations, ${CONNECTIONS} connections, pipelining 1, amount ${ACCEPT_COUNT}`,
     drainAsyncinfer: `asyncinfer serve --role all, queue redis, storage fs; model.url, MaxConcurrentInvocationsPerInstance ${CONCURRENCY}; N queued before the model starts; clock from the model's spawn until queued:${DRAIN_ENDPOINT} is empty and running[${DRAIN_ENDPOINT}] is 0`,
     drainRaw: `ioredis in the benchmark process, ${CONCURRENCY} workers on one connection: ZPOPMIN, MULTI{HSET, HINCRBY, ZADD, HINCRBY, HGET}EXEC, MULTI{HSET, HDEL, ZREM, HINCRBY}EXEC per item`,
-    profiled: Boolean(profileDir),
     drainDirect: `autocannon in the benchmark process, POST /invocations to bench/null-model.mjs, ${CONCURRENCY} connections, amount ${COUNT}`,
+    profiled: Boolean(profileDir),
   },
   fsync,
   accept,
@@ -260,7 +269,7 @@ async function startRedis() {
   const dir = path.join(work, 'redis');
   mkdirSync(dir);
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', APPENDFSYNC,
-    '--save', '', '--daemonize', 'no', '--logfile', '', '--loglevel', 'notice'];
+    '--save', '', '--auto-aof-rewrite-min-size', AOF_REWRITE_MIN_SIZE, '--daemonize', 'no', '--logfile', '', '--loglevel', 'notice'];
   const child = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const r = { child, port, dir, args, output: '', version: undefined, exited: false, exitCode: null, signal: null };
   r.exitPromise = new Promise((done) => child.once('exit', (code, signal) => {
@@ -343,36 +352,6 @@ function commandsSince(before, after, per, own = {}) {
   const rows = Object.entries(after).map(([cmd, n]) => [cmd, n - (before[cmd] ?? 0) - (own[cmd] ?? 0)]).filter(([, n]) => n > 0);
   rows.sort((a, b) => b[1] - a[1]);
   return Object.fromEntries(rows.map(([cmd, n]) => [cmd, round(n / per, 3)]));
-}
-
-/**
- * Rewrites the AOF now (BGREWRITEAOF, not timed) and waits for it. Redis rewrites it on its own
- * when it has doubled (and is over 64 MB): a fork plus a full write on a 2-core machine, which must
- * not land inside a measured window. After a rewrite the next automatic one is a doubling away,
- * more than any one measured part here adds.
- */
-async function compactAof(why) {
-  const t0 = performance.now();
-  await waitForNoRewrite();
-  const before = (await aofState()).rewrites;
-  await admin.bgrewriteaof();
-  for (;;) {
-    await sleep(50);
-    const st = await aofState();
-    if (!st.inProgress && !st.scheduled && st.rewrites > before) break;
-    if (performance.now() - t0 > 60_000) throw new Error('BGREWRITEAOF did not finish within 60 s');
-  }
-  const st = await aofState();
-  log(`[redis] AOF rewritten before ${why} (not timed, ${((performance.now() - t0) / 1000).toFixed(2)} s): ${fmt(st.sizeBytes)} bytes`);
-}
-
-async function waitForNoRewrite() {
-  for (let i = 0; i < 1200; i++) {
-    const st = await aofState();
-    if (!st.inProgress && !st.scheduled) return;
-    await sleep(50);
-  }
-  throw new Error('an AOF rewrite did not finish within 60 s');
 }
 
 async function aofState() {
@@ -647,7 +626,6 @@ async function runDrain(server) {
     throw new Error(`before the model started, Redis should hold ${COUNT} queued and 0 running for "${DRAIN_ENDPOINT}", but holds ${JSON.stringify(before)}`);
   }
   if (server.modelReadyAt !== undefined) throw new Error('asyncinfer reported the model ready before it was started');
-  await compactAof('the drain');
   await quietCheck('drain', warnings);
 
   log(`[drain] starting the null model on ${modelUrl}; draining with MaxConcurrentInvocationsPerInstance ${CONCURRENCY} …`);
@@ -776,7 +754,6 @@ async function runRawDrain() {
       for (const [err] of await pipe.exec()) if (err) throw err;
     }
     if (await conn.zcard(RAW.queued(DRAIN_ENDPOINT)) !== COUNT) throw new Error(`${name}: the sorted set does not hold ${COUNT} items`);
-    await compactAof('the raw drain');
     await quietCheck(name, warnings);
     log(`[${name}] ${CONCURRENCY} workers, per item: ZPOPMIN; MULTI{HSET running, HINCRBY, ZADD leases, HINCRBY running, HGET payload}EXEC; ` +
       'MULTI{HSET completed, HDEL payload, ZREM leases, HINCRBY running -1}EXEC …');
@@ -956,6 +933,23 @@ function startChild(name, args, urlOf) {
 
 function stopChild(server) {
   return stopChildProcess(server, problems);
+}
+
+/** Which code ran: the commit, whether src/ differs from it, and when dist/ was built (the server runs dist/). */
+function codeVersion() {
+  const git = (...args) => {
+    try {
+      return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    } catch {
+      return undefined;
+    }
+  };
+  let distBuiltAt;
+  try {
+    distBuiltAt = statSync(SERVER_MAIN).mtime.toISOString();
+  } catch { /* reported as unknown */ }
+  const status = git('status', '--porcelain', '--', 'src');
+  return { commit: git('rev-parse', '--short', 'HEAD'), srcChanged: status === undefined ? undefined : status !== '', distBuiltAt };
 }
 
 // ---- profile ----
