@@ -39,19 +39,17 @@
 // On the 2-vCPU machine in docs/benchmarks.md the default (N = 1,000,000) takes about 2 minutes
 // 10-20 seconds: 50-60 s to enqueue, the 60 s drain window, start-up and checks. The data dir holds
 // about 1.4 GiB (queue.db) in the system temp folder, deleted afterwards unless --keep-data.
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
 import { SageMakerClient, UpdateEndpointWeightsAndCapacitiesCommand } from '@aws-sdk/client-sagemaker';
 import {
-  BENCH_DIR, ROOT, SERVER_MAIN, c2, cpuSince, cpuSnapshot, flagged, fmt, fsyncReport, log, machineInfo, makeBody, noisy,
-  parseBenchArgs, positiveInt, printRows, quietCheck, reportIssues, round, sleep, startChild as startChildProcess,
-  stopChild as stopChildProcess,
+  BENCH_DIR, die, NULL_MODEL, ROOT, SERVER_MAIN, asyncinferListening, c2, childSet, cpuSince, cpuSnapshot, endRun, flagged, fmt, fsyncReport,
+  log, machineInfo, makeBody, noisy, parseBenchArgs, positiveInt, printRows, quietCheck, round, sleep, writeResults,
 } from './lib.mjs';
+import { load, reportTrouble, trouble } from './load.mjs';
 
-const NULL_MODEL = path.join(BENCH_DIR, 'null-model.mjs');
 const ENDPOINT = 'backlog';
 const VARIANT = 'AllTraffic';
 const BUCKET = 'backlog-bucket';
@@ -77,20 +75,16 @@ const INSTANCES = positiveInt(flags.instances, '--instances');
 const CONCURRENCY = positiveInt(flags.concurrency, '--concurrency');
 const SCRAPES = positiveInt(flags.scrapes, '--scrapes');
 if (COUNT < ENQUEUE_CONNECTIONS) {
-  process.stderr.write(`bench: --count must be at least ${ENQUEUE_CONNECTIONS} (one request per connection)\n`);
-  process.exit(2);
+  die(`--count must be at least ${ENQUEUE_CONNECTIONS} (one request per connection)`);
 }
 if (INSTANCES > 64 || CONCURRENCY > 1000) {
-  process.stderr.write('bench: --instances must be at most 64 and --concurrency at most 1000\n');
-  process.exit(2);
+  die('--instances must be at most 64 and --concurrency at most 1000');
 }
 if (flags.profile) {
-  process.stderr.write('bench: backlog.mjs has no --profile\n');
-  process.exit(2);
+  die('backlog.mjs has no --profile');
 }
 if (!existsSync(SERVER_MAIN)) {
-  process.stderr.write(`bench: ${path.relative(ROOT, SERVER_MAIN)} is missing; run "npm run build" first.\n`);
-  process.exit(1);
+  die(`${path.relative(ROOT, SERVER_MAIN)} is missing; run "npm run build" first.`, 1);
 }
 
 const BODY = makeBody(BODY_BYTES);
@@ -103,7 +97,8 @@ const outDir = path.join(dataDir, 's3', BUCKET, 'out');
 const problems = [];
 /** Things that make the figures unreliable (a busy machine): reported, exit code unchanged. */
 const warnings = [];
-const children = [];
+const children = childSet(problems);
+const { start: startChild, stop: stopChild } = children;
 const machine = machineInfo();
 
 log(`backlog benchmark: ${fmt(COUNT)} invocations queued on an endpoint with 0 instances, then ${INSTANCES} instance(s) × ${CONCURRENCY} in flight for ${DRAIN_SECONDS} s`);
@@ -133,7 +128,7 @@ try {
     }],
   }, null, 2));
   const server = await startChild('asyncinfer', [SERVER_MAIN, 'serve', '--config', configFile, '--port', '0', '--s3-port', '0',
-    '--data-dir', dataDir, '--log-level', 'info'], (line) => line.msg === 'asyncinfer listening' && line.url);
+    '--data-dir', dataDir, '--log-level', 'info'], asyncinferListening);
   let modelReady;
   server.onLine = (line) => {
     if (line.msg === 'model instance ready') modelReady?.(performance.now());
@@ -167,7 +162,7 @@ try {
   problems.push(`benchmark aborted: ${err.message}`);
   process.stderr.write(`\nbench: ${err.stack ?? err}\n`);
 } finally {
-  for (const child of children) await stopChild(child);
+  await children.stopAll();
 }
 
 const ratios = {
@@ -200,13 +195,8 @@ const results = {
   problems,
   warnings,
 };
-writeFileSync(path.resolve(flags.out), `${JSON.stringify(results, null, 2)}\n`);
-log(`results written to ${path.relative(ROOT, path.resolve(flags.out))}`);
-
-const exitCode = reportIssues(warnings, problems);
-if (flags['keep-data']) log(`data (queue.db, s3/, config) kept in ${work}`);
-else rmSync(work, { recursive: true, force: true });
-process.exitCode = exitCode;
+writeResults(path.resolve(flags.out), results, { blankLine: false });
+endRun({ warnings, problems, keepData: flags['keep-data'], work, kept: 'queue.db, s3/, config' });
 
 // ---------------------------------------------------------------------------------------------
 
@@ -234,7 +224,7 @@ async function runEnqueue(server) {
     url: `${server.url}/endpoints/${ENDPOINT}/async-invocations`, method: 'POST', body: BODY,
     headers: { 'content-type': 'application/json', 'x-amzn-sagemaker-content-type': 'application/json' },
     connections: ENQUEUE_CONNECTIONS, amount: COUNT,
-  }, (n) => {
+  }, { onResponse: (n) => {
     if (n % step !== 0 && n !== COUNT) return;
     const now = performance.now();
     const rss = memory(server.child.pid);
@@ -243,14 +233,10 @@ async function runEnqueue(server) {
     progress.push({ seconds: round((now - t0) / 1000, 2), accepted: n, requestsPerSecond: sliceRate, vmRssBytes: rss.vmRssBytes });
     log(`[enqueue] ${String(Math.round((100 * n) / COUNT)).padStart(3)}%  ${fmt(n).padStart(9)} accepted after ${((now - t0) / 1000).toFixed(1)} s, ` +
       `${fmt(sliceRate)} req/s over the last slice, server RSS ${mib(rss.vmRssBytes)} MiB`);
-  });
+  } });
   const cpu = cpuSince(cpuBefore, [server.child.pid]);
   noisy('enqueue', cpu?.other, warnings);
-  const bad = trouble(r, 202, COUNT);
-  if (bad) {
-    problems.push(`enqueue: ${bad}`);
-    log(`[enqueue] !!! ${bad}`);
-  }
+  reportTrouble('enqueue', trouble(r, 202, COUNT), problems);
   if (server.exited) throw new Error(`asyncinfer exited during the enqueue (code ${server.exitCode}, signal ${server.signal})`);
   const rate = round(COUNT / seconds);
   log(`[enqueue] ${fmt(COUNT)} in ${seconds.toFixed(1)} s: ${fmt(rate)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, ` +
@@ -502,51 +488,6 @@ function sliceRates(progress) {
     }
   }
   return out;
-}
-
-/** autocannon with `amount`, timed to its last response; `onResponse(n)` after each response. */
-function load(opts, onResponse) {
-  return new Promise((resolve, reject) => {
-    let responses = 0;
-    let lastAt;
-    const t0 = performance.now();
-    const tracker = autocannon(opts, (err, result) => {
-      if (err) reject(err);
-      else resolve({ result, seconds: ((lastAt ?? performance.now()) - t0) / 1000 });
-    });
-    tracker.on('response', () => {
-      responses += 1;
-      lastAt = performance.now();
-      onResponse?.(responses);
-    });
-  });
-}
-
-/** What was wrong with an autocannon run (not slow: wrong), or undefined. */
-function trouble(r, status, expected) {
-  const ok = r.statusCodeStats[String(status)]?.count ?? 0;
-  const issues = [];
-  if (r.requests.total - ok > 0) {
-    const codes = Object.entries(r.statusCodeStats).filter(([code]) => code !== String(status)).map(([code, { count }]) => `${count} × ${code}`);
-    issues.push(`${r.requests.total - ok} answers other than ${status} (${codes.join(', ')})`);
-  }
-  if (ok !== expected) issues.push(`${ok} × ${status}, expected ${expected}`);
-  if (r.errors > 0) issues.push(`${r.errors} errors (${r.timeouts} timeouts)`);
-  if (r.resets > 0) issues.push(`${r.resets} connection resets`);
-  return issues.length ? issues.join('; ') : undefined;
-}
-
-// ---- child processes ----
-
-function startChild(name, args, urlOf) {
-  return startChildProcess(name, args, urlOf, {
-    track: children,
-    skip: (text) => text.includes('"msg":"invocation completed"') && !/"level":[4-6]0/.test(text),
-  });
-}
-
-function stopChild(server) {
-  return stopChildProcess(server, problems);
 }
 
 // ---- output ----

@@ -27,20 +27,19 @@
 // --profile starts asyncinfer with --cpu-prof; the part of the profile recorded during the drain is
 // cut out (bench/profiles/<timestamp>/asyncinfer-drain.cpuprofile) and summarised. Profiled figures
 // are perturbed, so they go to bench/profiles/<timestamp>/dispatch-results.json instead.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
 import {
-  BENCH_DIR, CLOCK_TICKS_PER_SECOND, ROOT, SERVER_MAIN, c2, cpuSince, cpuSnapshot, flagged, fmt, fsyncReport, log, machineInfo,
-  makeBody, noisy, nonNegativeInt, parseBenchArgs, positiveInt, printRows, processTicks, quietCheck, reportIssues, round, sleep,
-  startChild as startChildProcess, stopChild as stopChildProcess,
+  BENCH_DIR, die, ROOT, SERVER_MAIN, asyncinferListening, c2, childSet, countFiles, cpuSince, cpuSnapshot, endRun, flagged, fmt, freePort,
+  fsyncReport, lifetimeCores, log, machineInfo, makeBody, noisy, nonNegativeInt, parseBenchArgs, positiveInt, printRows, quietCheck,
+  round, writeResults,
 } from './lib.mjs';
+import { drainRatesText, drainTimesText, enqueueAll, enqueueFigures, pollDrain, steadyRate, thinSamples } from './drain.mjs';
+import { runDirect as runDirectLoad } from './load.mjs';
 import { summarizeProfile, printProfileSummary } from './profile-summary.mjs';
 
-const NULL_MODEL = path.join(BENCH_DIR, 'null-model.mjs');
 const ENDPOINT = 'bench';
 const BUCKET = 'bench-bucket';
 const OUTPUT_PREFIX = 'out';
@@ -61,17 +60,14 @@ const COUNT = positiveInt(flags.count, '--count');
 const CONCURRENCY = positiveInt(flags.concurrency, '--concurrency');
 const WARMUP = nonNegativeInt(flags.warmup, '--warmup');
 if (CONCURRENCY > 1000) {
-  process.stderr.write('bench: --concurrency must be at most 1000 (MaxConcurrentInvocationsPerInstance)\n');
-  process.exit(2);
+  die('--concurrency must be at most 1000 (MaxConcurrentInvocationsPerInstance)');
 }
 if (CONCURRENCY > COUNT) {
-  process.stderr.write('bench: --concurrency cannot exceed --count (autocannon needs a request per connection)\n');
-  process.exit(2);
+  die('--concurrency cannot exceed --count (autocannon needs a request per connection)');
 }
 
 if (!existsSync(SERVER_MAIN)) {
-  process.stderr.write(`bench: ${path.relative(ROOT, SERVER_MAIN)} is missing; run "npm run build" first.\n`);
-  process.exit(1);
+  die(`${path.relative(ROOT, SERVER_MAIN)} is missing; run "npm run build" first.`, 1);
 }
 
 const BODY = makeBody(BODY_BYTES);
@@ -84,7 +80,8 @@ const problems = [];
 /** Things that make the figures unreliable (a busy machine): reported, exit code unchanged. */
 const warnings = [];
 /** Every child started, so that all of them are stopped whatever happens. */
-const children = [];
+const children = childSet(problems);
+const { start: startChild } = children;
 
 const machine = machineInfo();
 
@@ -107,7 +104,7 @@ try {
   process.stderr.write(`\nbench: ${err.stack ?? err}\n`);
 } finally {
   // Whatever happened, nothing is left running. asyncinfer first: its model must outlive it.
-  for (const child of [...children].sort((a, b) => Number(b.name === 'asyncinfer') - Number(a.name === 'asyncinfer'))) await stopChild(child);
+  await children.stopAll();
 }
 
 const ratio = direct && drain?.requestsPerSecond ? round(drain.requestsPerSecond / direct.requestsPerSecond, 3) : undefined;
@@ -136,58 +133,14 @@ const results = {
   warnings,
 };
 const resultsFile = profileDir ? path.join(profileDir, 'dispatch-results.json') : path.resolve(flags.out);
-writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
-log(`\nresults written to ${path.relative(ROOT, resultsFile)}`);
-
-const exitCode = reportIssues(warnings, problems);
-if (flags['keep-data']) log(`data (queue.db, s3/, config) kept in ${work}`);
-else rmSync(work, { recursive: true, force: true });
-process.exitCode = exitCode;
+writeResults(resultsFile, results);
+endRun({ warnings, problems, keepData: flags['keep-data'], work, kept: 'queue.db, s3/, config' });
 
 // ---------------------------------------------------------------------------------------------
 
 /** The model called directly: N requests over C connections. */
-async function runDirect() {
-  const model = await startChild('null model (direct)', [NULL_MODEL], (line) => line.msg === 'null model listening' && line.url);
-  try {
-    const url = `${model.url}/invocations`;
-    await quietCheck('direct', warnings);
-    if (WARMUP > 0) {
-      log(`\n[direct] warm-up ${fmt(WARMUP)} requests (not counted) …`);
-      const { result: w } = await load({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body: BODY, connections: Math.min(CONCURRENCY, WARMUP), amount: WARMUP });
-      const bad = trouble(w, 200, WARMUP);
-      if (bad) problems.push(`direct warm-up: ${bad}`);
-    }
-    log(`[direct] POST /invocations × ${fmt(COUNT)}, ${CONCURRENCY} connections …`);
-    const cpuBefore = cpuSnapshot([model.child.pid]);
-    const { result: r, seconds } = await load({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body: BODY, connections: CONCURRENCY, amount: COUNT });
-    const cpu = cpuSince(cpuBefore, [model.child.pid]);
-    noisy('direct', cpu?.other, warnings);
-    const bad = trouble(r, 200, COUNT);
-    if (bad) {
-      problems.push(`direct: ${bad}`);
-      log(`[direct] !!! ${bad}`);
-    }
-    const rate = round(COUNT / seconds);
-    log(`[direct] ${fmt(rate)} req/s (${fmt(COUNT)} in ${seconds.toFixed(2)} s), p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, ` +
-      `${r['2xx']} × 2xx, ${r.non2xx} non-2xx, ${r.errors} errors`);
-    log(`[direct] CPU, in cores busy: model ${c2(cpu?.children[0])}, load generator ${c2(cpu?.self)}, other ${c2(cpu?.other)}, machine ${c2(cpu?.machine)} of ${machine.cpuCount}`);
-    return {
-      url,
-      requestsPerSecond: rate,
-      seconds: round(seconds, 3),
-      latencyMs: { average: round(r.latency.average, 2), p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, max: r.latency.max },
-      responses: r.requests.total,
-      '2xx': r['2xx'],
-      non2xx: r.non2xx,
-      errors: r.errors,
-      timeouts: r.timeouts,
-      resets: r.resets,
-      cpuCores: cpu && { model: cpu.children[0], loadGenerator: cpu.self, other: cpu.other, machine: cpu.machine },
-    };
-  } finally {
-    await stopChild(model);
-  }
+function runDirect() {
+  return runDirectLoad({ children, body: BODY, concurrency: CONCURRENCY, count: COUNT, warmup: WARMUP, cpuCount: machine.cpuCount, problems, warnings });
 }
 
 /** asyncinfer draining N queued invocations into the null model. */
@@ -208,7 +161,7 @@ async function runDrain() {
   }, null, 2));
   const server = await startChild('asyncinfer', [...profileArgs(), SERVER_MAIN, 'serve', '--config', configFile,
     '--port', '0', '--s3-port', '0', '--data-dir', dataDir, '--log-level', 'info'],
-  (line) => line.msg === 'asyncinfer listening' && line.url);
+  asyncinferListening);
   let modelReadyAt;
   server.onLine = (line) => {
     if (line.msg === 'model URL ready' && modelReadyAt === undefined) modelReadyAt = performance.now();
@@ -216,14 +169,11 @@ async function runDrain() {
 
   // ---- enqueue N while the model is down ----
   log(`\n[drain] enqueueing ${fmt(COUNT)} invocations (${ENQUEUE_CONNECTIONS} connections) while nothing listens on ${modelUrl} …`);
-  const { result: enqueue, seconds: enqueueSeconds } = await load({
-    url: `${server.url}/endpoints/${ENDPOINT}/async-invocations`, method: 'POST', body: BODY,
+  const enqueued = await enqueueAll({
+    url: `${server.url}/endpoints/${ENDPOINT}/async-invocations`, body: BODY,
     headers: { 'content-type': 'application/json', 'x-amzn-sagemaker-content-type': 'application/json' },
-    connections: Math.min(ENQUEUE_CONNECTIONS, COUNT), amount: COUNT,
+    connections: ENQUEUE_CONNECTIONS, count: COUNT,
   });
-  const badEnqueue = trouble(enqueue, 202, COUNT);
-  if (badEnqueue) throw new Error(`enqueue: ${badEnqueue}`);
-  log(`[drain] enqueued ${fmt(COUNT)} in ${enqueueSeconds.toFixed(2)} s (${fmt(round(COUNT / enqueueSeconds))} req/s, all 202)`);
 
   const dbFile = path.join(dataDir, 'queue.db');
   const db = new Database(dbFile, { readonly: true, fileMustExist: true });
@@ -244,44 +194,21 @@ async function runDrain() {
     log(`[drain] starting the null model on ${modelUrl}; draining with MaxConcurrentInvocationsPerInstance ${CONCURRENCY} …`);
     const t0 = performance.now();
     const t0Hr = process.hrtime.bigint();
-    const modelPromise = startChild('null model (drain)', [NULL_MODEL, '--port', String(port)], (line) => line.msg === 'null model listening' && line.url);
-    let model;
+    const modelPromise = children.startNullModel('null model (drain)', port);
     modelPromise.then((m) => {
-      model = m;
       m.listeningAt = performance.now();
     }, () => undefined);
     const cpuBefore = cpuSnapshot([server.child.pid]);
-    const samples = [];
-    let finals = 0;
-    let lastProgressAt = t0;
-    let tEnd;
-    for (;;) {
-      await sleep(POLL_MS);
-      const { queued, running } = unfinished.get();
-      const now = performance.now();
-      const f = COUNT - queued - running; // rows leave `running` only once their object is written
-      if (f > finals) {
-        finals = f;
-        lastProgressAt = now;
-        samples.push([round((now - t0) / 1000, 3), f]);
-      }
-      if (finals >= COUNT) {
-        tEnd = now;
-        break;
-      }
-      if (server.exited) throw new Error(`asyncinfer exited during the drain (code ${server.exitCode}, signal ${server.signal})`);
-      if (now - lastProgressAt > STALL_MS) {
-        throw new Error(`the drain stalled: nothing finished for ${STALL_MS / 1000} s; states ${JSON.stringify(countStates())}`);
-      }
-    }
-    const tEndHr = process.hrtime.bigint();
+    const { samples, tEnd, tEndHr } = await pollDrain({
+      count: COUNT, t0, pollMs: POLL_MS, stallMs: STALL_MS, server, backlog: () => unfinished.get(),
+      stallDetail: () => `states ${JSON.stringify(countStates())}`,
+    });
     const states = countStates();
-    model = await modelPromise;
+    const model = await modelPromise;
     const seconds = (tEnd - t0) / 1000;
     const cpu = cpuSince(cpuBefore, [server.child.pid]);
     // The model was started inside the window, so all of its CPU time belongs to it.
-    const modelTicks = processTicks(model.child.pid);
-    const modelCores = modelTicks === undefined ? undefined : round((modelTicks * 1000) / CLOCK_TICKS_PER_SECOND / (tEnd - t0), 2);
+    const modelCores = lifetimeCores(model.child.pid, tEnd - t0);
     if (cpu) {
       cpu.model = modelCores;
       cpu.other = modelCores === undefined ? cpu.other : round(Math.max(0, cpu.other - modelCores), 2);
@@ -310,15 +237,14 @@ async function runDrain() {
       requestsPerSecondBetween10And90Percent: steady,
       states: { completed, failed: states.failed ?? 0, expired: states.expired ?? 0, canceled: states.canceled ?? 0, queued: states.queued ?? 0, running: states.running ?? 0 },
       outputObjects: outputs,
-      enqueue: { requestsPerSecond: round(COUNT / enqueueSeconds), seconds: round(enqueueSeconds, 3), status202: enqueue.statusCodeStats['202']?.count ?? 0 },
+      enqueue: enqueueFigures(enqueued, COUNT),
       cpuCores: cpu && { asyncinfer: cpu.children[0], model: cpu.model, benchProcess: cpu.self, other: cpu.other, machine: cpu.machine },
-      progress: samples.length <= 400 ? samples : samples.filter((_, i) => i % Math.ceil(samples.length / 400) === 0),
+      progress: thinSamples(samples),
       window: { startMicros: Number(t0Hr / 1000n), endMicros: Number(tEndHr / 1000n) },
       serverWarnings: server.warnings.slice(0, 20),
     };
-    log(`[drain] ${fmt(rate)} invocations/s (${fmt(COUNT)} in ${seconds.toFixed(2)} s from the model's spawn; model listening after ` +
-      `${r.modelListeningAfterSeconds ?? '?'} s, asyncinfer saw it ready after ${r.modelReadyAfterSeconds ?? '?'} s)`);
-    log(`[drain] from "model URL ready": ${fromReady === undefined ? '?' : fmt(fromReady)}/s; between 10% and 90% done: ${steady === undefined ? '?' : fmt(steady)}/s`);
+    log(`[drain] ${drainTimesText(rate, COUNT, seconds, r)}`);
+    log(`[drain] ${drainRatesText(fromReady, steady)}`);
     log(`[drain] final states: ${fmt(completed)} completed, ${flagged(r.states.failed)} failed, ${flagged(r.states.expired)} expired, ${flagged(r.states.canceled)} canceled; ` +
       `${fmt(outputs)} output objects`);
     log(`[drain] CPU, in cores busy: asyncinfer ${c2(cpu?.children[0])}, model ${c2(cpu?.model)}, this process (polling) ${c2(cpu?.self)}, other ${c2(cpu?.other)}, machine ${c2(cpu?.machine)} of ${machine.cpuCount}`);
@@ -326,68 +252,8 @@ async function runDrain() {
   } finally {
     db.close();
     // asyncinfer first: the model must outlive it, or it would log the model's disappearance.
-    await stopChild(server);
-    for (const child of children.filter((x) => x.name === 'null model (drain)')) await stopChild(child);
+    await children.stopServerThenModels(server, 'null model (drain)');
   }
-}
-
-/**
- * autocannon with `amount`, timed to its last response: autocannon itself only notices that it is
- * done at its next 1 s sample, so its own duration is rounded up to whole seconds.
- */
-function load(opts) {
-  return new Promise((resolve, reject) => {
-    let responses = 0;
-    let lastResponseAt;
-    const t0 = performance.now();
-    const tracker = autocannon(opts, (err, result) => {
-      if (err) reject(err);
-      else resolve({ result, seconds: ((lastResponseAt ?? performance.now()) - t0) / 1000, responses });
-    });
-    tracker.on('response', () => {
-      responses += 1;
-      lastResponseAt = performance.now();
-    });
-  });
-}
-
-/** Completions per second between 10% and 90% done: the drain without its start and its tail. */
-function steadyRate(samples, total) {
-  const at = (fraction) => samples.find(([, done]) => done >= fraction * total);
-  const a = at(0.1);
-  const b = at(0.9);
-  if (!a || !b || b[0] <= a[0]) return undefined;
-  return round((b[1] - a[1]) / (b[0] - a[0]));
-}
-
-function countFiles(dir) {
-  if (!existsSync(dir)) return 0;
-  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((d) => d.isFile()).length;
-}
-
-/** What was wrong with an autocannon run (not slow: wrong), or undefined. */
-function trouble(r, status, expected) {
-  const ok = r.statusCodeStats[String(status)]?.count ?? 0;
-  const issues = [];
-  if (r.requests.total - ok > 0) {
-    const codes = Object.entries(r.statusCodeStats).filter(([code]) => code !== String(status)).map(([code, { count }]) => `${count} × ${code}`);
-    issues.push(`${r.requests.total - ok} answers other than ${status} (${codes.join(', ')})`);
-  }
-  if (ok !== expected) issues.push(`${ok} × ${status}, expected ${expected}`);
-  if (r.errors > 0) issues.push(`${r.errors} errors (${r.timeouts} timeouts)`);
-  if (r.resets > 0) issues.push(`${r.resets} connection resets`);
-  return issues.length ? issues.join('; ') : undefined;
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 // ---- profile ----
@@ -437,20 +303,6 @@ function summarizeDrainProfile(window) {
   return { file: path.relative(ROOT, target), wholeProfile: path.relative(ROOT, path.join(profileDir, file)), drainOnly: cut, ...summary };
 }
 
-// ---- child processes ----
-
-/** Every child is tracked in `children`; asyncinfer logs a line per invocation: only lines that can matter are parsed. */
-function startChild(name, args, urlOf) {
-  return startChildProcess(name, args, urlOf, {
-    track: children,
-    skip: (text) => text.includes('"msg":"invocation completed"') && !/"level":[4-6]0/.test(text),
-  });
-}
-
-function stopChild(server) {
-  return stopChildProcess(server, problems);
-}
-
 // ---- output ----
 
 function printTable(d, a, ratioValue) {
@@ -461,7 +313,6 @@ function printTable(d, a, ratioValue) {
   printRows(rows);
   if (ratioValue !== undefined) log(`\nratio drain/direct (req/s): ${ratioValue.toFixed(3)}   (informational, not asserted)`);
   if (a) {
-    log(`drain from "model URL ready": ${a.requestsPerSecondFromModelReady === undefined ? '?' : fmt(a.requestsPerSecondFromModelReady)}/s; ` +
-      `between 10% and 90% done: ${a.requestsPerSecondBetween10And90Percent === undefined ? '?' : fmt(a.requestsPerSecondBetween10And90Percent)}/s`);
+    log(`drain ${drainRatesText(a.requestsPerSecondFromModelReady, a.requestsPerSecondBetween10And90Percent)}`);
   }
 }

@@ -14,16 +14,17 @@
 // --profile passes --cpu-prof to both server processes, prints where their CPU time went, and keeps
 // the .cpuprofile files (open them in Chrome DevTools). Profiled figures are not representative, so
 // they go to bench/profiles/<timestamp>/results.json instead of bench/ingest-results.json.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
 import {
-  BENCH_DIR, ROOT, SERVER_MAIN, c2, cpuSince, cpuSnapshot, flagged, fmt, fsyncReport, log, machineInfo, makeBody,
-  noisy, nonNegativeInt, parseBenchArgs, positiveInt, printRows, quietCheck, reportIssues, round, startChild, stopChild,
+  BENCH_DIR, die, ROOT, SERVER_MAIN, c2, cpuSince, cpuSnapshot, endRun, flagged, fmt, fsyncReport, log, machineInfo, makeBody,
+  noisy, nonNegativeInt, parseBenchArgs, positiveInt, printRows, quietCheck, round, startChild, stopChild, writeResults,
 } from './lib.mjs';
+import { latencyFigures, reportTrouble } from './load.mjs';
 import { summarizeProfile, printProfileSummary } from './profile-summary.mjs';
 
 const CONTROL_MODEL = path.join(ROOT, 'test', 'fixtures', 'control-model.mjs');
@@ -43,8 +44,7 @@ const WARMUP = nonNegativeInt(flags.warmup, '--warmup');
 const CONNECTIONS = positiveInt(flags.connections, '--connections');
 
 if (!existsSync(SERVER_MAIN)) {
-  process.stderr.write(`bench: ${path.relative(ROOT, SERVER_MAIN)} is missing; run "npm run build" first (or "npm run bench").\n`);
-  process.exit(1);
+  die(`${path.relative(ROOT, SERVER_MAIN)} is missing; run "npm run build" first (or "npm run bench").`, 1);
 }
 
 const BODY = makeBody(BODY_BYTES);
@@ -166,13 +166,8 @@ const results = {
   warnings,
 };
 const resultsFile = profileDir ? path.join(profileDir, 'results.json') : path.resolve(flags.out);
-writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
-log(`\nresults written to ${path.relative(ROOT, resultsFile)}`);
-
-const exitCode = reportIssues(warnings, problems);
-if (flags['keep-data']) log(`data (queue.db, config) kept in ${work}`);
-else rmSync(work, { recursive: true, force: true });
-process.exitCode = exitCode;
+writeResults(resultsFile, results);
+endRun({ warnings, problems, keepData: flags['keep-data'], work, kept: 'queue.db, config' });
 
 // ---------------------------------------------------------------------------------------------
 
@@ -192,11 +187,7 @@ async function measure(name, server) {
   const r = await load(url, DURATION);
   const cpu = serverCpu(cpuSince(cpuBefore, [server.child.pid]));
   noisy(name, cpu?.otherCores, warnings);
-  const bad = trouble(r);
-  if (bad) {
-    problems.push(`${name}: ${bad}`);
-    log(`[${name}] !!! ${bad}`);
-  }
+  reportTrouble(name, trouble(r), problems);
   if (server.exited) problems.push(`${name} server exited during the run (code ${server.exitCode}, signal ${server.signal})`);
   const s202 = r.statusCodeStats['202']?.count ?? 0;
   log(`[${name}] ${round(perSecond(r))} req/s over ${r.duration} s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, ${s202} × 202, ` +
@@ -213,7 +204,7 @@ async function measure(name, server) {
       average: round(perSecond(r)),
       autocannonSamples: { average: round(r.requests.average), stddev: round(r.requests.stddev), min: r.requests.min, max: r.requests.max, count: r.samples },
     },
-    latencyMs: { average: round(r.latency.average, 2), p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, max: r.latency.max },
+    latencyMs: latencyFigures(r),
     requestsSent: r.requests.sent,
     responses: r.requests.total,
     status202: s202,

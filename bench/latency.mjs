@@ -39,19 +39,17 @@
 // something was *wrong* (answers other than 200/202, errors, an output that never appears or is not
 // the model's answer, an invocation not completed, warnings in asyncinfer's log, a process that fails
 // to start or to exit 0 on SIGTERM); never because of a figure. The default run takes about 40 seconds.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, watch, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
 import { Pool } from 'undici';
 import {
-  BENCH_DIR, ROOT, SERVER_MAIN, c2, cpuSince, cpuSnapshot, flagged, fmt, log, machineInfo, makeBody, noisy, nonNegativeInt,
-  parseBenchArgs, positiveInt, printRows, quietCheck, reportIssues, round, startChild as startChildProcess,
-  stopChild as stopChildProcess,
+  BENCH_DIR, die, ROOT, SERVER_MAIN, asyncinferListening, c2, childSet, cpuSince, cpuSnapshot, endRun, flagged, fmt, log, machineInfo,
+  makeBody, noisy, nonNegativeInt, parseBenchArgs, positiveInt, printRows, quietCheck, round, writeResults,
 } from './lib.mjs';
+import { load, reportTrouble, trouble } from './load.mjs';
 
-const NULL_MODEL = path.join(BENCH_DIR, 'null-model.mjs');
 const ENDPOINT = 'latency';
 const BUCKET = 'latency-bucket';
 const BODY_BYTES = 1024;
@@ -70,20 +68,16 @@ const WARMUP = nonNegativeInt(flags.warmup, '--warmup');
 const CONCURRENCIES = flags.concurrency.split(',').map((c) => positiveInt(c.trim(), '--concurrency'));
 const MAX_C = Math.max(...CONCURRENCIES);
 if (MAX_C > COUNT) {
-  process.stderr.write('bench: a --concurrency cannot exceed --count (autocannon needs a request per connection)\n');
-  process.exit(2);
+  die('a --concurrency cannot exceed --count (autocannon needs a request per connection)');
 }
 if (MAX_C > 1000) {
-  process.stderr.write('bench: --concurrency must be at most 1000 (MaxConcurrentInvocationsPerInstance)\n');
-  process.exit(2);
+  die('--concurrency must be at most 1000 (MaxConcurrentInvocationsPerInstance)');
 }
 if (flags.profile) {
-  process.stderr.write('bench: latency.mjs has no --profile (use bench/dispatch.mjs --profile for where the time goes)\n');
-  process.exit(2);
+  die('latency.mjs has no --profile (use bench/dispatch.mjs --profile for where the time goes)');
 }
 if (!existsSync(SERVER_MAIN)) {
-  process.stderr.write(`bench: ${path.relative(ROOT, SERVER_MAIN)} is missing; run "npm run build" first.\n`);
-  process.exit(1);
+  die(`${path.relative(ROOT, SERVER_MAIN)} is missing; run "npm run build" first.`, 1);
 }
 
 const BODY = makeBody(BODY_BYTES);
@@ -101,7 +95,8 @@ const inDir = path.join(dataDir, 's3', BUCKET, 'in');
 const problems = [];
 /** Things that make the figures unreliable (a busy machine): reported, exit code unchanged. */
 const warnings = [];
-const children = [];
+const children = childSet(problems);
+const { start: startChild, stop: stopChild } = children;
 const machine = machineInfo();
 
 log(`latency benchmark: ${fmt(COUNT)} invocations per mode and concurrency (+${fmt(WARMUP)} warm-up), concurrency ${CONCURRENCIES.join(', ')}, ${BODY_BYTES}-byte JSON, null model`);
@@ -112,7 +107,7 @@ const direct = {};
 const asyncinfer = Object.fromEntries(MODES.map((m) => [m.name, {}]));
 let check;
 try {
-  const model = await startChild('null model', [NULL_MODEL], (line) => line.msg === 'null model listening' && line.url);
+  const model = await children.startNullModel('null model');
   for (const c of CONCURRENCIES) direct[`c${c}`] = await runDirect(model, c);
 
   mkdirSync(outDir, { recursive: true });
@@ -131,7 +126,7 @@ try {
     }],
   }, null, 2));
   const server = await startChild('asyncinfer', [SERVER_MAIN, 'serve', '--config', configFile, '--port', '0', '--s3-port', '0',
-    '--data-dir', dataDir, '--log-level', 'info'], (line) => line.msg === 'asyncinfer listening' && line.url);
+    '--data-dir', dataDir, '--log-level', 'info'], asyncinferListening);
   const watcher = createOutputWatcher();
   try {
     await waitForModelReady(server);
@@ -148,7 +143,7 @@ try {
   process.stderr.write(`\nbench: ${err.stack ?? err}\n`);
 } finally {
   // asyncinfer first: the model must outlive it.
-  for (const child of [...children].sort((a, b) => Number(b.name === 'asyncinfer') - Number(a.name === 'asyncinfer'))) await stopChild(child);
+  await children.stopAll();
 }
 
 const overhead = {};
@@ -188,13 +183,8 @@ const results = {
   problems,
   warnings,
 };
-writeFileSync(path.resolve(flags.out), `${JSON.stringify(results, null, 2)}\n`);
-log(`\nresults written to ${path.relative(ROOT, path.resolve(flags.out))}`);
-
-const exitCode = reportIssues(warnings, problems);
-if (flags['keep-data']) log(`data (queue.db, s3/, config) kept in ${work}`);
-else rmSync(work, { recursive: true, force: true });
-process.exitCode = exitCode;
+writeResults(path.resolve(flags.out), results);
+endRun({ warnings, problems, keepData: flags['keep-data'], work, kept: 'queue.db, s3/, config' });
 
 // ---------------------------------------------------------------------------------------------
 
@@ -208,20 +198,16 @@ async function runDirect(model, c) {
   const opts = { url, method: 'POST', headers: { 'content-type': 'application/json' }, body: BODY, connections: c };
   await quietCheck(`direct c=${c}`, warnings);
   if (WARMUP >= c) {
-    const { result: w } = await load({ ...opts, amount: WARMUP });
+    const { result: w } = await load({ ...opts, amount: WARMUP }, { keepTimes: true });
     const bad = trouble(w, 200, WARMUP);
     if (bad) problems.push(`direct c=${c} warm-up: ${bad}`);
   }
   log(`\n[direct c=${c}] POST /invocations × ${fmt(COUNT)}, ${c} connection(s) …`);
   const cpuBefore = cpuSnapshot([model.child.pid]);
-  const { result: r, times, seconds } = await load({ ...opts, amount: COUNT });
+  const { result: r, times, seconds } = await load({ ...opts, amount: COUNT }, { keepTimes: true });
   const cpu = cpuSince(cpuBefore, [model.child.pid]);
   noisy(`direct c=${c}`, cpu?.other, warnings);
-  const bad = trouble(r, 200, COUNT);
-  if (bad) {
-    problems.push(`direct c=${c}: ${bad}`);
-    log(`[direct c=${c}] !!! ${bad}`);
-  }
+  reportTrouble(`direct c=${c}`, trouble(r, 200, COUNT), problems);
   const latencyMs = quantiles(times);
   log(`[direct c=${c}] p50 ${latencyMs.p50} ms, p99 ${latencyMs.p99} ms, ${fmt(round(COUNT / seconds))} req/s; ` +
     `CPU cores: model ${c2(cpu?.children[0])}, this process ${c2(cpu?.self)}, other ${c2(cpu?.other)}`);
@@ -235,23 +221,6 @@ async function runDirect(model, c) {
     errors: r.errors,
     cpuCores: cpu && { model: cpu.children[0], benchProcess: cpu.self, other: cpu.other, machine: cpu.machine },
   };
-}
-
-/** autocannon with `amount`, keeping every response's own time (ms, from process.hrtime). */
-function load(opts) {
-  return new Promise((resolve, reject) => {
-    const times = [];
-    let lastAt;
-    const t0 = performance.now();
-    const tracker = autocannon(opts, (err, result) => {
-      if (err) reject(err);
-      else resolve({ result, times, seconds: ((lastAt ?? performance.now()) - t0) / 1000 });
-    });
-    tracker.on('response', (_client, _status, _bytes, responseTime) => {
-      times.push(responseTime);
-      lastAt = performance.now();
-    });
-  });
 }
 
 /**
@@ -431,34 +400,6 @@ function quantiles(values) {
   const at = (q) => round(s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))], 3);
   const mean = s.reduce((a, b) => a + b, 0) / s.length;
   return { samples: s.length, min: round(s[0], 3), p50: at(0.5), p90: at(0.9), p99: at(0.99), max: round(s[s.length - 1], 3), mean: round(mean, 3) };
-}
-
-/** What was wrong with an autocannon run (not slow: wrong), or undefined. */
-function trouble(r, status, expected) {
-  const ok = r.statusCodeStats[String(status)]?.count ?? 0;
-  const issues = [];
-  if (r.requests.total - ok > 0) {
-    const codes = Object.entries(r.statusCodeStats).filter(([code]) => code !== String(status)).map(([code, { count }]) => `${count} × ${code}`);
-    issues.push(`${r.requests.total - ok} answers other than ${status} (${codes.join(', ')})`);
-  }
-  if (ok !== expected) issues.push(`${ok} × ${status}, expected ${expected}`);
-  if (r.errors > 0) issues.push(`${r.errors} errors (${r.timeouts} timeouts)`);
-  if (r.resets > 0) issues.push(`${r.resets} connection resets`);
-  return issues.length ? issues.join('; ') : undefined;
-}
-
-// ---- child processes ----
-
-/** Every child is tracked; asyncinfer logs a line per invocation: only lines that can matter are parsed. */
-function startChild(name, args, urlOf) {
-  return startChildProcess(name, args, urlOf, {
-    track: children,
-    skip: (text) => text.includes('"msg":"invocation completed"') && !/"level":[4-6]0/.test(text),
-  });
-}
-
-function stopChild(server) {
-  return stopChildProcess(server, problems);
 }
 
 // ---- output ----

@@ -1,8 +1,9 @@
-// Helpers shared by the benchmark scripts (bench/ingest.mjs, bench/dispatch.mjs): paths, argument
-// checks, formatting, the fsync probe, CPU accounting and child-process handling.
+// Helpers shared by the benchmark scripts (bench/ingest.mjs, bench/dispatch.mjs, ...): paths, argument
+// checks, formatting, the fsync probe, CPU accounting, child-process handling and the end of a run.
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +12,7 @@ import { parseArgs } from 'node:util';
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const BENCH_DIR = path.join(ROOT, 'bench');
 export const SERVER_MAIN = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
+export const NULL_MODEL = path.join(BENCH_DIR, 'null-model.mjs');
 export const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ, the unit of /proc/<pid>/stat times on Linux
 /** More CPU than this used by other processes (in cores) makes a run noisy. */
 export const NOISY_CORES = 0.2;
@@ -38,11 +40,16 @@ export function parseBenchArgs(usage, options) {
   return values;
 }
 
+/** Prints `bench: <message>` to stderr and exits with `code` (2: a bad command line). */
+export function die(message, code = 2) {
+  process.stderr.write(`bench: ${message}\n`);
+  process.exit(code);
+}
+
 export function positiveInt(text, name) {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1) {
-    process.stderr.write(`bench: ${name} must be a positive integer, not "${text}"\n`);
-    process.exit(2);
+    die(`${name} must be a positive integer, not "${text}"`);
   }
   return n;
 }
@@ -50,8 +57,7 @@ export function positiveInt(text, name) {
 export function nonNegativeInt(text, name) {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 0) {
-    process.stderr.write(`bench: ${name} must be a non-negative integer, not "${text}"\n`);
-    process.exit(2);
+    die(`${name} must be a non-negative integer, not "${text}"`);
   }
   return n;
 }
@@ -183,6 +189,12 @@ export function machineBusyMs() {
   }
 }
 
+/** Cores a process used on average over `wallMs`, all its CPU time counted (a process started inside the window); undefined when unreadable. */
+export function lifetimeCores(pid, wallMs) {
+  const ticks = processTicks(pid);
+  return ticks === undefined ? undefined : round((ticks * 1000) / CLOCK_TICKS_PER_SECOND / wallMs, 2);
+}
+
 /** utime + stime of a process, in clock ticks; undefined when it cannot be read. */
 export function processTicks(pid) {
   if (pid === undefined) return undefined;
@@ -280,6 +292,75 @@ export async function stopChild(server, problems) {
   if (server.warnings.length > 0) {
     problems.push(`${server.name} logged ${server.warnings.length} warning/error line(s), first: ${server.warnings[0].slice(0, 300)}`);
   }
+}
+
+/** `urlOf` for startChild: bench/null-model.mjs's listening line. */
+export const nullModelListening = (line) => line.msg === 'null model listening' && line.url;
+/** `urlOf` for startChild: asyncinfer's listening line. */
+export const asyncinferListening = (line) => line.msg === 'asyncinfer listening' && line.url;
+
+/**
+ * The children of one benchmark run: every one started is tracked in `list`, so that all of them are
+ * stopped whatever happens; what is wrong when one stops goes to `problems`. asyncinfer logs a line
+ * per invocation: only lines that can matter are parsed.
+ */
+export function childSet(problems) {
+  const list = [];
+  const start = (name, args, urlOf) => startChild(name, args, urlOf, {
+    track: list,
+    skip: (text) => text.includes('"msg":"invocation completed"') && !/"level":[4-6]0/.test(text),
+  });
+  const stop = (server) => stopChild(server, problems);
+  return {
+    list,
+    start,
+    stop,
+    /** bench/null-model.mjs, on `port` (any free port when undefined). */
+    startNullModel: (name, port) => start(name, port === undefined ? [NULL_MODEL] : [NULL_MODEL, '--port', String(port)], nullModelListening),
+    /** Stops every child, asyncinfer first: its model must outlive it. */
+    async stopAll() {
+      const first = (x) => Number(x.name.startsWith('asyncinfer'));
+      for (const child of [...list].sort((a, b) => first(b) - first(a))) await stop(child);
+    },
+    /** Stops `server`, then the models started under `modelName` (which must outlive it). */
+    async stopServerThenModels(server, modelName) {
+      await stop(server);
+      for (const child of list.filter((x) => x.name === modelName)) await stop(child);
+    },
+  };
+}
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Files below `dir` (0 when it does not exist). */
+export function countFiles(dir) {
+  if (!existsSync(dir)) return 0;
+  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((d) => d.isFile()).length;
+}
+
+// ---- the end of a run ----
+
+/** Writes `results` as JSON to `file` and says so (after a blank line unless `blankLine` is false). */
+export function writeResults(file, results, { blankLine = true } = {}) {
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  log(`${blankLine ? '\n' : ''}results written to ${path.relative(ROOT, file)}`);
+}
+
+/** Reports warnings and problems, keeps (--keep-data: `kept` names what) or removes `work`, sets the exit code. */
+export function endRun({ warnings, problems, keepData, work, kept }) {
+  const exitCode = reportIssues(warnings, problems);
+  if (keepData) log(`data (${kept}) kept in ${work}`);
+  else rmSync(work, { recursive: true, force: true });
+  process.exitCode = exitCode;
 }
 
 // ---- output ----

@@ -46,18 +46,18 @@
 // cut out of its profile (bench/profiles/redis-<timestamp>/asyncinfer-{accept,drain}.cpuprofile)
 // and summarised. Profiled figures are perturbed, so the results go to that folder too.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import {
-  BENCH_DIR, CLOCK_TICKS_PER_SECOND, ROOT, SERVER_MAIN, c2, cpuSince, cpuSnapshot, flagged, fmt, fsyncReport, log, machineInfo,
-  makeBody, noisy, nonNegativeInt, parseBenchArgs, positiveInt, printRows, processTicks, quietCheck, reportIssues, round, sleep,
-  startChild as startChildProcess, stopChild as stopChildProcess,
+  BENCH_DIR, die, ROOT, SERVER_MAIN, asyncinferListening, c2, childSet, countFiles, cpuSince, cpuSnapshot, endRun, flagged, fmt, freePort,
+  fsyncReport, lifetimeCores, log, machineInfo, makeBody, noisy, nonNegativeInt, parseBenchArgs, positiveInt, printRows, quietCheck,
+  round, sleep, writeResults,
 } from './lib.mjs';
+import { drainRatesText, drainTimesText, enqueueAll, enqueueFigures, pollDrain, steadyRate, thinSamples } from './drain.mjs';
+import { load, reportTrouble, runFigures, runDirect as runDirectLoad, trouble } from './load.mjs';
 import { printProfileSummary, summarizeProfile } from './profile-summary.mjs';
 
 const REDIS_SERVER = '/usr/bin/redis-server';
@@ -67,7 +67,6 @@ const REDIS_SERVER = '/usr/bin/redis-server';
  * so that no automatic rewrite runs during the benchmark (each measured window still checks).
  */
 const AOF_REWRITE_MIN_SIZE = '4gb';
-const NULL_MODEL = path.join(BENCH_DIR, 'null-model.mjs');
 const CONTROL_MODEL = path.join(ROOT, 'test', 'fixtures', 'control-model.mjs');
 const ACCEPT_ENDPOINT = 'accept';
 const DRAIN_ENDPOINT = 'drain';
@@ -113,28 +112,22 @@ const ACCEPT_COUNT = positiveInt(flags['accept-count'], '--accept-count');
 const WARMUP = nonNegativeInt(flags.warmup, '--warmup');
 const APPENDFSYNC = flags.appendfsync;
 if (!['always', 'everysec'].includes(APPENDFSYNC)) {
-  process.stderr.write(`bench: --appendfsync must be "always" or "everysec", not "${APPENDFSYNC}"\n`);
-  process.exit(2);
+  die(`--appendfsync must be "always" or "everysec", not "${APPENDFSYNC}"`);
 }
 if (CONCURRENCY > 1000) {
-  process.stderr.write('bench: --concurrency must be at most 1000 (MaxConcurrentInvocationsPerInstance)\n');
-  process.exit(2);
+  die('--concurrency must be at most 1000 (MaxConcurrentInvocationsPerInstance)');
 }
 if (CONCURRENCY > COUNT) {
-  process.stderr.write('bench: --concurrency cannot exceed --count (autocannon needs a request per connection)\n');
-  process.exit(2);
+  die('--concurrency cannot exceed --count (autocannon needs a request per connection)');
 }
 if (CONNECTIONS > ACCEPT_COUNT) {
-  process.stderr.write(`bench: --accept-count must be at least ${CONNECTIONS} (one request per connection)\n`);
-  process.exit(2);
+  die(`--accept-count must be at least ${CONNECTIONS} (one request per connection)`);
 }
 if (!existsSync(SERVER_MAIN)) {
-  process.stderr.write(`bench: ${path.relative(ROOT, SERVER_MAIN)} is missing; run "npm run build" first.\n`);
-  process.exit(1);
+  die(`${path.relative(ROOT, SERVER_MAIN)} is missing; run "npm run build" first.`, 1);
 }
 if (!existsSync(REDIS_SERVER)) {
-  process.stderr.write(`bench: ${REDIS_SERVER} is missing (apt-get install redis-server).\n`);
-  process.exit(1);
+  die(`${REDIS_SERVER} is missing (apt-get install redis-server).`, 1);
 }
 
 const BODY = makeBody(BODY_BYTES);
@@ -149,7 +142,8 @@ const problems = [];
 /** Things that make the figures unreliable (a busy machine): reported, exit code unchanged. */
 const warnings = [];
 /** Every node child started, so that all of them are stopped whatever happens. */
-const children = [];
+const children = childSet(problems);
+const { start: startChild, stop: stopChild } = children;
 
 const machine = machineInfo();
 const code = codeVersion();
@@ -190,8 +184,7 @@ try {
     drain.asyncinfer = await runDrain(server);
   } finally {
     // asyncinfer first: the model must outlive it.
-    await stopChild(server);
-    for (const child of children.filter((x) => x.name === 'null model (drain)')) await stopChild(child);
+    await children.stopServerThenModels(server, 'null model (drain)');
   }
   if (drain.asyncinfer) {
     drain.asyncinfer.finalStates = await finalStates();
@@ -204,7 +197,7 @@ try {
   problems.push(`benchmark aborted: ${err.message}`);
   process.stderr.write(`\nbench: ${err.stack ?? err}\n`);
 } finally {
-  for (const child of [...children].sort((a, b) => Number(b.name.startsWith('asyncinfer')) - Number(a.name.startsWith('asyncinfer')))) await stopChild(child);
+  await children.stopAll();
   if (admin) {
     try {
       redisAfter = await redisInfo(admin);
@@ -253,13 +246,8 @@ const results = {
   warnings,
 };
 const resultsFile = path.join(profileDir ?? BENCH_DIR, 'redis-results.json');
-writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
-log(`\nresults written to ${path.relative(ROOT, resultsFile)}`);
-
-const exitCode = reportIssues(warnings, problems);
-if (flags['keep-data']) log(`data (redis dir, data dirs, configs) kept in ${work}`);
-else rmSync(work, { recursive: true, force: true });
-process.exitCode = exitCode;
+writeResults(resultsFile, results);
+endRun({ warnings, problems, keepData: flags['keep-data'], work, kept: 'redis dir, data dirs, configs' });
 
 // ---------------------------------------------------------------------------------------------
 // redis-server
@@ -499,7 +487,7 @@ async function startAsyncinferRedis() {
   const profileArgs = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `asyncinfer-${process.pid}.cpuprofile`] : [];
   const server = await startChild('asyncinfer (redis)', [...profileArgs, SERVER_MAIN, 'serve', '--config', configFile, '--role', 'all',
     '--port', '0', '--s3-port', '0', '--data-dir', dataDir, '--log-level', 'info'],
-  (line) => line.msg === 'asyncinfer listening' && line.url);
+  asyncinferListening);
   Object.assign(server, { modelPort, dataDir });
   server.onLine = (line) => {
     if (line.msg === 'model URL ready' && server.modelReadyAt === undefined) server.modelReadyAt = performance.now();
@@ -513,7 +501,7 @@ async function runSqliteAccept() {
   writeFileSync(configFile, JSON.stringify(acceptConfig({}), null, 2));
   const server = await startChild('asyncinfer (sqlite)', [SERVER_MAIN, 'serve', '--config', configFile,
     '--port', '0', '--s3-port', '0', '--data-dir', dataDir, '--log-level', 'info'],
-  (line) => line.msg === 'asyncinfer listening' && line.url);
+  asyncinferListening);
   let r;
   try {
     r = await runAccept('asyncinfer on SQLite', server, ACCEPT_ENDPOINT);
@@ -560,11 +548,7 @@ async function runAccept(name, server, endpoint) {
   const aofRewrites = await aofEnd();
   const redisCommands = onRedis ? commandsSince(commandsBefore, await commandStats(), ACCEPT_COUNT, { info: 3 }) : undefined;
   noisy(name, cpu?.other, warnings);
-  const bad = trouble(r, 202, ACCEPT_COUNT);
-  if (bad) {
-    problems.push(`${name}: ${bad}`);
-    log(`[${name}] !!! ${bad}`);
-  }
+  reportTrouble(name, trouble(r, 202, ACCEPT_COUNT), problems);
   if (server.exited) problems.push(`${name}: the server exited during the run (code ${server.exitCode}, signal ${server.signal})`);
   const s202 = r.statusCodeStats['202']?.count ?? 0;
   const rate = round(ACCEPT_COUNT / seconds);
@@ -574,11 +558,7 @@ async function runAccept(name, server, endpoint) {
     `other ${c2(cpu?.other)}, machine ${c2(cpu?.machine)} of ${machine.cpuCount}` +
     (redisCommands === undefined ? '' : `\n[${name}] Redis commands per request (background work included): ${commandsText(redisCommands)}`));
   return {
-    url,
-    requestsPerSecond: rate,
-    seconds: round(seconds, 3),
-    latencyMs: { average: round(r.latency.average, 2), p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, max: r.latency.max },
-    responses: r.requests.total,
+    ...runFigures(url, rate, seconds, r),
     status202: s202,
     non202: r.requests.total - s202,
     statusCodes: Object.fromEntries(Object.entries(r.statusCodeStats).map(([code, { count }]) => [code, count])),
@@ -614,13 +594,9 @@ async function backlogOf(endpoint) {
 async function runDrain(server) {
   const modelUrl = `http://127.0.0.1:${server.modelPort}`;
   log(`\n[drain] enqueueing ${fmt(COUNT)} invocations to endpoint "${DRAIN_ENDPOINT}" (${CONNECTIONS} connections) while nothing listens on ${modelUrl} …`);
-  const { result: enqueue, seconds: enqueueSeconds } = await load({
-    url: `${server.url}/endpoints/${DRAIN_ENDPOINT}/async-invocations`, method: 'POST', body: BODY, headers: HEADERS,
-    connections: Math.min(CONNECTIONS, COUNT), amount: COUNT,
+  const enqueued = await enqueueAll({
+    url: `${server.url}/endpoints/${DRAIN_ENDPOINT}/async-invocations`, body: BODY, headers: HEADERS, connections: CONNECTIONS, count: COUNT,
   });
-  const badEnqueue = trouble(enqueue, 202, COUNT);
-  if (badEnqueue) throw new Error(`enqueue: ${badEnqueue}`);
-  log(`[drain] enqueued ${fmt(COUNT)} in ${enqueueSeconds.toFixed(2)} s (${fmt(round(COUNT / enqueueSeconds))} req/s, all 202)`);
   const before = await backlogOf(DRAIN_ENDPOINT);
   if (before.queued !== COUNT || before.running !== 0) {
     throw new Error(`before the model started, Redis should hold ${COUNT} queued and 0 running for "${DRAIN_ENDPOINT}", but holds ${JSON.stringify(before)}`);
@@ -631,8 +607,7 @@ async function runDrain(server) {
   log(`[drain] starting the null model on ${modelUrl}; draining with MaxConcurrentInvocationsPerInstance ${CONCURRENCY} …`);
   const t0 = performance.now();
   const w0 = process.hrtime.bigint();
-  const modelPromise = startChild('null model (drain)', [NULL_MODEL, '--port', String(server.modelPort)], (line) => line.msg === 'null model listening' && line.url);
-  let model;
+  const modelPromise = children.startNullModel('null model (drain)', server.modelPort);
   modelPromise.then((m) => {
     m.listeningAt = performance.now();
   }, () => undefined);
@@ -640,37 +615,18 @@ async function runDrain(server) {
   const cpuBefore = cpuSnapshot(pids);
   const commandsBefore = await commandStats();
   const aofEnd = await watchAof('drain');
-  let polls = 0;
-  const samples = [];
-  let finished = 0;
-  let lastProgressAt = t0;
-  let tEnd;
-  for (;;) {
-    await sleep(POLL_MS);
-    const { queued, running } = await backlogOf(DRAIN_ENDPOINT);
-    polls++;
-    const now = performance.now();
-    const f = COUNT - queued - running; // `running` drops only once the outcome is recorded, after its object is written
-    if (f > finished) {
-      finished = f;
-      lastProgressAt = now;
-      samples.push([round((now - t0) / 1000, 3), f]);
-    }
-    if (finished >= COUNT) {
-      tEnd = now;
-      windows.drain = { startMicros: Number(w0 / 1000n), endMicros: Number(process.hrtime.bigint() / 1000n) };
-      break;
-    }
-    if (server.exited) throw new Error(`asyncinfer exited during the drain (code ${server.exitCode}, signal ${server.signal})`);
-    if (now - lastProgressAt > STALL_MS) throw new Error(`the drain stalled: nothing finished for ${STALL_MS / 1000} s; queued ${queued}, running ${running}`);
-  }
+  // `running` drops only once the outcome is recorded, after its object is written.
+  const { samples, tEnd, tEndHr, polls } = await pollDrain({
+    count: COUNT, t0, pollMs: POLL_MS, stallMs: STALL_MS, server, backlog: () => backlogOf(DRAIN_ENDPOINT),
+    stallDetail: ({ queued, running }) => `queued ${queued}, running ${running}`,
+  });
+  windows.drain = { startMicros: Number(w0 / 1000n), endMicros: Number(tEndHr / 1000n) };
   const cpu = cpuSince(cpuBefore, pids);
   const aofRewrites = await aofEnd();
   const redisCommands = commandsSince(commandsBefore, await commandStats(), COUNT, { info: 3, zcard: polls, hget: polls });
-  model = await modelPromise;
+  const model = await modelPromise;
   const seconds = (tEnd - t0) / 1000;
-  const modelTicks = processTicks(model.child.pid);
-  const modelCores = modelTicks === undefined ? undefined : round((modelTicks * 1000) / CLOCK_TICKS_PER_SECOND / (tEnd - t0), 2);
+  const modelCores = lifetimeCores(model.child.pid, tEnd - t0);
   if (cpu && modelCores !== undefined) cpu.other = round(Math.max(0, cpu.other - modelCores), 2);
   noisy('drain', cpu?.other, warnings);
 
@@ -691,14 +647,12 @@ async function runDrain(server) {
     outputObjects: outputs,
     redisCommandsPerInvocation: redisCommands,
     aofRewritesDuringRun: aofRewrites,
-    enqueue: { requestsPerSecond: round(COUNT / enqueueSeconds), seconds: round(enqueueSeconds, 3), status202: enqueue.statusCodeStats['202']?.count ?? 0 },
+    enqueue: enqueueFigures(enqueued, COUNT),
     cpuCores: cpu && { asyncinfer: cpu.children[0], redis: cpu.children[1], model: modelCores, benchProcess: cpu.self, other: cpu.other, machine: cpu.machine },
-    progress: samples.length <= 400 ? samples : samples.filter((_, i) => i % Math.ceil(samples.length / 400) === 0),
+    progress: thinSamples(samples),
   };
-  log(`[drain] ${fmt(rate)} invocations/s (${fmt(COUNT)} in ${seconds.toFixed(2)} s from the model's spawn; model listening after ` +
-    `${r.modelListeningAfterSeconds ?? '?'} s, asyncinfer saw it ready after ${r.modelReadyAfterSeconds ?? '?'} s)`);
-  log(`[drain] from "model URL ready": ${fromReady === undefined ? '?' : fmt(fromReady)}/s; between 10% and 90% done: ${steady === undefined ? '?' : fmt(steady)}/s; ` +
-    `${fmt(outputs)} output objects`);
+  log(`[drain] ${drainTimesText(rate, COUNT, seconds, r)}`);
+  log(`[drain] ${drainRatesText(fromReady, steady)}; ${fmt(outputs)} output objects`);
   log(`[drain] Redis commands per invocation (background work included): ${commandsText(redisCommands)}`);
   log(`[drain] CPU, in cores busy: asyncinfer ${c2(cpu?.children[0])}, redis-server ${c2(cpu?.children[1])}, model ${c2(modelCores)}, ` +
     `this process (polling) ${c2(cpu?.self)}, other ${c2(cpu?.other)}, machine ${c2(cpu?.machine)} of ${machine.cpuCount}`);
@@ -821,118 +775,17 @@ async function runRawDrain() {
 
 /** The model called directly: N requests over C connections. */
 async function runDirect() {
-  const model = await startChild('null model (direct)', [NULL_MODEL], (line) => line.msg === 'null model listening' && line.url);
-  try {
-    const url = `${model.url}/invocations`;
-    const opts = { url, method: 'POST', headers: { 'content-type': 'application/json' }, body: BODY };
-    await quietCheck('direct', warnings);
-    if (WARMUP > 0) {
-      log(`\n[direct] warm-up ${fmt(WARMUP)} requests (not counted) …`);
-      const { result: w } = await load({ ...opts, connections: Math.min(CONCURRENCY, WARMUP), amount: WARMUP });
-      const bad = trouble(w, 200, WARMUP);
-      if (bad) problems.push(`direct warm-up: ${bad}`);
-    }
-    log(`[direct] POST /invocations × ${fmt(COUNT)}, ${CONCURRENCY} connections …`);
-    const cpuBefore = cpuSnapshot([model.child.pid]);
-    const { result: r, seconds } = await load({ ...opts, connections: CONCURRENCY, amount: COUNT });
-    const cpu = cpuSince(cpuBefore, [model.child.pid]);
-    noisy('direct', cpu?.other, warnings);
-    const bad = trouble(r, 200, COUNT);
-    if (bad) {
-      problems.push(`direct: ${bad}`);
-      log(`[direct] !!! ${bad}`);
-    }
-    const rate = round(COUNT / seconds);
-    log(`[direct] ${fmt(rate)} req/s (${fmt(COUNT)} in ${seconds.toFixed(2)} s), p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, ` +
-      `${r['2xx']} × 2xx, ${r.non2xx} non-2xx, ${r.errors} errors`);
-    log(`[direct] CPU, in cores busy: model ${c2(cpu?.children[0])}, load generator ${c2(cpu?.self)}, other ${c2(cpu?.other)}, machine ${c2(cpu?.machine)} of ${machine.cpuCount}`);
-    return {
-      requestsPerSecond: rate,
-      seconds: round(seconds, 3),
-      latencyMs: { average: round(r.latency.average, 2), p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, max: r.latency.max },
-      '2xx': r['2xx'],
-      non2xx: r.non2xx,
-      errors: r.errors,
-      cpuCores: cpu && { model: cpu.children[0], loadGenerator: cpu.self, other: cpu.other, machine: cpu.machine },
-    };
-  } finally {
-    await stopChild(model);
-  }
+  const { url, responses, timeouts, resets, ...r } = await runDirectLoad({ children, body: BODY, concurrency: CONCURRENCY, count: COUNT, warmup: WARMUP, cpuCount: machine.cpuCount, problems, warnings });
+  return r;
 }
 
 // ---------------------------------------------------------------------------------------------
 // helpers
 
-/** autocannon with `amount`, timed to its last response (autocannon's own duration is whole seconds). */
-function load(opts) {
-  return new Promise((resolve, reject) => {
-    let lastResponseAt;
-    const t0 = performance.now();
-    const tracker = autocannon(opts, (err, result) => {
-      if (err) reject(err);
-      else resolve({ result, seconds: ((lastResponseAt ?? performance.now()) - t0) / 1000 });
-    });
-    tracker.on('response', () => {
-      lastResponseAt = performance.now();
-    });
-  });
-}
-
-/** What was wrong with an autocannon run (not slow: wrong), or undefined. */
-function trouble(r, status, expected) {
-  const ok = r.statusCodeStats[String(status)]?.count ?? 0;
-  const issues = [];
-  if (r.requests.total - ok > 0) {
-    const codes = Object.entries(r.statusCodeStats).filter(([code]) => code !== String(status)).map(([code, { count }]) => `${count} × ${code}`);
-    issues.push(`${r.requests.total - ok} answers other than ${status} (${codes.join(', ')})`);
-  }
-  if (ok !== expected) issues.push(`${ok} × ${status}, expected ${expected}`);
-  if (r.errors > 0) issues.push(`${r.errors} errors (${r.timeouts} timeouts)`);
-  if (r.resets > 0) issues.push(`${r.resets} connection resets`);
-  return issues.length ? issues.join('; ') : undefined;
-}
-
-/** Completions per second between 10% and 90% done: the drain without its start and its tail. */
-function steadyRate(samples, total) {
-  const at = (fraction) => samples.find(([, done]) => done >= fraction * total);
-  const a = at(0.1);
-  const b = at(0.9);
-  if (!a || !b || b[0] <= a[0]) return undefined;
-  return round((b[1] - a[1]) / (b[0] - a[0]));
-}
-
 function percentiles(values) {
   const sorted = Float64Array.from(values).sort();
   const at = (q) => (sorted.length ? round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))], 2) : undefined);
   return { p50: at(0.5), p90: at(0.9), p99: at(0.99), max: at(1) };
-}
-
-function countFiles(dir) {
-  if (!existsSync(dir)) return 0;
-  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((d) => d.isFile()).length;
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** Every child is tracked in `children`; asyncinfer logs a line per invocation: only lines that can matter are parsed. */
-function startChild(name, args, urlOf) {
-  return startChildProcess(name, args, urlOf, {
-    track: children,
-    skip: (text) => text.includes('"msg":"invocation completed"') && !/"level":[4-6]0/.test(text),
-  });
-}
-
-function stopChild(server) {
-  return stopChildProcess(server, problems);
 }
 
 /** Which code ran: the commit, whether src/ differs from it, and when dist/ was built (the server runs dist/). */
@@ -1018,8 +871,7 @@ function printTables() {
     if (ratios.drainOverRaw !== undefined) log(`\nratio drain / raw Redis lease+complete: ${ratios.drainOverRaw.toFixed(3)}   (informational, not asserted)`);
     if (ratios.drainOverDirect !== undefined) log(`ratio drain / direct: ${ratios.drainOverDirect.toFixed(3)}   (informational, not asserted)`);
     if (d.asyncinfer) {
-      log(`drain from "model URL ready": ${d.asyncinfer.requestsPerSecondFromModelReady === undefined ? '?' : fmt(d.asyncinfer.requestsPerSecondFromModelReady)}/s; ` +
-        `between 10% and 90% done: ${d.asyncinfer.requestsPerSecondBetween10And90Percent === undefined ? '?' : fmt(d.asyncinfer.requestsPerSecondBetween10And90Percent)}/s`);
+      log(`drain ${drainRatesText(d.asyncinfer.requestsPerSecondFromModelReady, d.asyncinfer.requestsPerSecondBetween10And90Percent)}`);
     }
   }
   if (redisAfter) {
