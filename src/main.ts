@@ -72,14 +72,14 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
       }
     }
     const queue = cluster
-      ? createRedisQueue({ url: cluster.url, prefix: cluster.prefix, workerId, logger: logger.child({ part: 'queue' }) })
+      ? createRedisQueue({ url: cluster.url, cluster: cluster.cluster, prefix: cluster.prefix, workerId, logger: logger.child({ part: 'queue' }) })
       : createSqliteQueue({ dir: config.dataDir, workerId });
     await own('queue', queue).start();
     const catalog = cluster
-      ? createRedisCatalog({ url: cluster.url, prefix: cluster.prefix, logger: logger.child({ part: 'catalog' }) })
+      ? createRedisCatalog({ url: cluster.url, cluster: cluster.cluster, prefix: cluster.prefix, logger: logger.child({ part: 'catalog' }) })
       : createSqliteCatalog({ dir: config.dataDir });
     await own('catalog', catalog).start();
-    const fleet = cluster ? createRedisFleet({ url: cluster.url, prefix: cluster.prefix, logger: logger.child({ part: 'fleet' }) }) : undefined;
+    const fleet = cluster ? createRedisFleet({ url: cluster.url, cluster: cluster.cluster, prefix: cluster.prefix, logger: logger.child({ part: 'fleet' }) }) : undefined;
     if (fleet) await own('fleet', fleet).start();
 
     const metrics = createMetrics();

@@ -154,6 +154,8 @@ const QueueSchema = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('redis'),
     url: z.string().regex(/^rediss?:\/\/[^/]/, 'must be a redis:// or rediss:// URL such as redis://127.0.0.1:6379'),
+    /** `url` is one node of a Redis Cluster; the rest are discovered. */
+    cluster: z.boolean().default(false),
     /** Key prefix and hash tag: several deployments can share one Redis. */
     prefix: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 letters, digits and _ . : -').default('asyncinfer'),
   }),

@@ -3,7 +3,7 @@
  * persisting to an append-only file in a temporary folder, so a restart on the same port and
  * folder finds the data again. Nothing is mocked: tests see Redis as production does.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -23,6 +23,8 @@ export interface RedisServer {
 
 export interface RedisServerOptions {
   appendfsync?: 'always' | 'everysec';
+  /** More redis-server arguments (cluster mode, say). */
+  extraArgs?: string[];
 }
 
 const BINARY = process.env.REDIS_SERVER ?? '/usr/bin/redis-server';
@@ -33,6 +35,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   const args = [
     '--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
     '--appendonly', 'yes', '--appendfsync', options.appendfsync ?? 'always', '--save', '', '--daemonize', 'no',
+    ...(options.extraArgs ?? []),
   ];
   let child: ChildProcess | undefined;
   const killOnExit = () => child?.kill('SIGKILL');
@@ -77,6 +80,25 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       await launch();
     },
   };
+}
+
+/**
+ * A real Redis Cluster of `masters` nodes (no replicas), made with `redis-cli --cluster create`,
+ * resolved once every node reports `cluster_state:ok`.
+ */
+export async function startRedisCluster(masters = 3): Promise<{ nodes: RedisServer[]; stop(): Promise<void> }> {
+  const nodes: RedisServer[] = [];
+  for (let i = 0; i < masters; i++) {
+    nodes.push(await startRedisServer({ extraArgs: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000'] }));
+  }
+  const cli = (args: string[]) => execFileSync('/usr/bin/redis-cli', args, { encoding: 'utf8', timeout: 30_000 });
+  cli(['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes']);
+  const deadline = Date.now() + 20_000;
+  while (!nodes.every((n) => cli(['-p', String(n.port), 'cluster', 'info']).includes('cluster_state:ok'))) {
+    if (Date.now() > deadline) throw new Error('the Redis Cluster did not reach cluster_state:ok within 20 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { nodes, stop: async () => { await Promise.all(nodes.map((n) => n.stop())); } };
 }
 
 function freePort(): Promise<number> {

@@ -71,6 +71,8 @@ return sum
 
 export interface RedisFleetOptions {
   url: string;
+  /** `url` is one node of a Redis Cluster (see connectRedis). */
+  cluster?: boolean;
   prefix?: string;
   logger?: Logger;
 }
@@ -99,7 +101,7 @@ export function createRedisFleet(options: RedisFleetOptions): Fleet {
 
   return {
     async start() {
-      client = await connectRedis({ url: options.url, role: 'fleet', logger: options.logger });
+      client = await connectRedis({ url: options.url, cluster: options.cluster, role: 'fleet', logger: options.logger });
       await loadScripts(client, [HEARTBEAT, CLAIM, TOTALS]);
     },
     async stop() {

@@ -19,6 +19,8 @@ import { CATALOG_SCRIPTS, CREATE, DELETE, LIST, UPDATE } from './catalog-scripts
 
 export interface RedisCatalogOptions {
   url: string;
+  /** `url` is one node of a Redis Cluster (see connectRedis). */
+  cluster?: boolean;
   /** Key prefix and hash tag of this deployment; default `asyncinfer`. */
   prefix?: string;
   now?: () => number;
@@ -51,7 +53,7 @@ export function createRedisCatalog(options: RedisCatalogOptions): Catalog {
   return {
     async start() {
       try {
-        client = await connectRedis({ url: options.url, role: 'catalog', logger: options.logger });
+        client = await connectRedis({ url: options.url, cluster: options.cluster, role: 'catalog', logger: options.logger });
         await loadScripts(client, CATALOG_SCRIPTS);
       } catch (err) {
         await closeRedis(client);

@@ -45,6 +45,11 @@ const CONNECTION_OPTIONS: RedisOptions = {
 
 export interface RedisConnectOptions {
   url: string;
+  /**
+   * A Redis Cluster: `url` names one node; the client learns the others and routes each call to
+   * the node that owns its slot (all of a deployment's keys share one hash tag, so one slot).
+   */
+  cluster?: boolean | undefined;
   /** For log lines: 'queue', 'queue-subscriber', 'catalog'. */
   role: string;
   logger?: Logger | undefined;
@@ -52,8 +57,11 @@ export interface RedisConnectOptions {
 
 /** Connects and waits until the server is ready; rejects (without leaving a reconnect loop behind) when it is not reachable. */
 export async function connectRedis(options: RedisConnectOptions): Promise<Redis> {
-  const { Redis: RedisClient } = await import('ioredis');
-  const client = new RedisClient(options.url, { ...CONNECTION_OPTIONS, connectionName: `asyncinfer-${options.role}` });
+  const ioredis = await import('ioredis');
+  const connectionName = `asyncinfer-${options.role}`;
+  const client = options.cluster
+    ? clusterClient(ioredis.Cluster, options.url, connectionName)
+    : new ioredis.Redis(options.url, { ...CONNECTION_OPTIONS, connectionName });
   watchConnection(client, options);
   // connect() rejects with a bare "Connection is closed"; the 'error' event before it says why.
   let cause: unknown;
@@ -68,6 +76,24 @@ export async function connectRedis(options: RedisConnectOptions): Promise<Redis>
     client.off('error', remember);
   }
   return client;
+}
+
+/**
+ * A Cluster client with the same fail-fast, reconnect-forever behaviour. It has the commands the
+ * adapters use under the same names, so they see it as a Redis.
+ */
+function clusterClient(Cluster: typeof import('ioredis').Cluster, url: string, connectionName: string): Redis {
+  const u = new URL(url);
+  const { lazyConnect, enableOfflineQueue, retryStrategy, ...nodeOptions } = CONNECTION_OPTIONS;
+  return new Cluster([{ host: u.hostname, port: Number(u.port || 6379) }], {
+    lazyConnect, enableOfflineQueue, clusterRetryStrategy: retryStrategy,
+    redisOptions: {
+      ...nodeOptions, connectionName,
+      ...(u.username && { username: decodeURIComponent(u.username) }),
+      ...(u.password && { password: decodeURIComponent(u.password) }),
+      ...(u.protocol === 'rediss:' && { tls: {} }),
+    },
+  }) as unknown as Redis;
 }
 
 /** Logs losing and regaining the connection once each (not every retry), and keeps ioredis from printing errors itself. */

@@ -51,6 +51,8 @@ import { createWakeups } from './redis-wakeups.js';
 export interface RedisQueueOptions {
   /** `redis://[user:password@]host:port[/db]` or `rediss://…` */
   url: string;
+  /** `url` is one node of a Redis Cluster (see connectRedis). */
+  cluster?: boolean;
   /** Names this process's leases. */
   workerId: string;
   /** Key prefix and hash tag of this deployment; default `asyncinfer`. */
@@ -143,8 +145,8 @@ export function createRedisQueue(options: RedisQueueOptions): RedisQueue {
 
     async start() {
       try {
-        client = await connectRedis({ url: options.url, role: 'queue', logger: options.logger });
-        subscriber = await connectRedis({ url: options.url, role: 'queue-subscriber', logger: options.logger });
+        client = await connectRedis({ url: options.url, cluster: options.cluster, role: 'queue', logger: options.logger });
+        subscriber = await connectRedis({ url: options.url, cluster: options.cluster, role: 'queue-subscriber', logger: options.logger });
         await loadScripts(client, [...QUEUE_SCRIPTS, ...OUTBOX_SCRIPTS]);
         await wakeups.attach(client, subscriber);
       } catch (err) {
