@@ -136,7 +136,7 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
     }]));
     const gateway = createGateway({
       host: config.host, port: config.port, logger, queue, accountId: config.accountId,
-      findEndpoint: (name) => worker?.runner.get(name) ?? configured.get(name) ?? apiTarget(apiEndpoints?.directory.get(name)),
+      findEndpoint: (name) => worker?.runner.get(name) ?? configured.get(name) ?? apiEndpoints?.directory.get(name),
       controlPlane, metrics, outbox: queue.outbox,
       surface: config.role === 'worker' ? 'worker' : 'full',
       requestTimeoutMs: config.requestTimeout,
@@ -323,7 +323,8 @@ function startApiEndpointSync(p: {
   worker: Awaited<ReturnType<typeof startWorker>> | undefined;
 }) {
   const { config, logger, worker } = p;
-  const directory = new Map<string, EndpointDeployment>();
+  /** What the accept path needs of each endpoint (no local instances: `ready` is empty), built once per sync. */
+  const directory = new Map<string, EndpointDeployment & { ready: () => never[] }>();
   const replacing = new Set<string>();
   const reported = new Set<string>();
   const isConfigured = (name: string) => config.endpoints.some((e) => e.name === name);
@@ -351,7 +352,7 @@ function startApiEndpointSync(p: {
       return;
     }
     directory.clear();
-    for (const [name, d] of wanted) if (!isConfigured(name)) directory.set(name, d);
+    for (const [name, d] of wanted) if (!isConfigured(name)) directory.set(name, { ...d, ready: () => [] });
     if (!worker) return;
     for (const d of directory.values()) {
       worker.apiCounts.set(d.name, imageOf(config, d).url === undefined ? d.instanceCount : undefined);
@@ -382,11 +383,6 @@ function startApiEndpointSync(p: {
       await syncing;
     },
   };
-}
-
-/** An API-created endpoint as the accept path sees it, from its deployment (no local instances). */
-function apiTarget(d: EndpointDeployment | undefined) {
-  return d && { ready: () => [], ...(d.async && { async: d.async }) };
 }
 
 /** The image's entry in the config (a command or a URL), or the image itself when it is a URL; throws the FailureReason when it is neither. */
