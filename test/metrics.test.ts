@@ -5,7 +5,7 @@
 import { InvokeEndpointAsyncCommand, type InvokeEndpointAsyncCommandInput } from '@aws-sdk/client-sagemaker-runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scrape as scrapeMetrics, scrapeUntil as scrapeMetricsUntil, type Scrape } from './support/metrics.js';
-import { controlEndpoint, startServer, waitFor, waitForObject, type ServerProcess } from './support/server.js';
+import { controlEndpoint, startServer, waitForObject, type ServerProcess } from './support/server.js';
 
 let server: ServerProcess;
 

@@ -12,7 +12,7 @@ import { catalogConformance } from '../../catalog/conformance.js';
 import { createRedisCatalog } from '../../catalog/index.js';
 import { outboxConformance } from '../../notify/conformance.js';
 import { queueConformance } from '../conformance.js';
-import { createRedisQueue, type RedisQueue } from './redis-queue.js';
+import { redisOutboxHarness, redisQueueHarness } from './redis-harness.js';
 
 let cluster: Awaited<ReturnType<typeof startRedisCluster>>;
 let url: string;
@@ -22,27 +22,11 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => cluster?.stop());
 
-function harness(prefix = `c-${randomUUID()}`) {
-  return {
-    async open(workerId = 'w'): Promise<RedisQueue> {
-      const q = createRedisQueue({ url, cluster: true, workerId, prefix });
-      await q.start();
-      return q;
-    },
-  };
-}
+const harness = (prefix?: string) => redisQueueHarness(() => url, { cluster: true, ...(prefix !== undefined && { prefix }) });
 
 queueConformance('redis cluster', async () => harness());
 
-outboxConformance('redis cluster', async () => {
-  const h = harness();
-  return {
-    async open(workerId?: string) {
-      const queue = await h.open(workerId);
-      return { queue, outbox: queue.outbox, stop: () => queue.stop() };
-    },
-  };
-});
+outboxConformance('redis cluster', async () => redisOutboxHarness(harness()));
 
 catalogConformance('redis cluster', async () => {
   const prefix = `c-${randomUUID()}`;

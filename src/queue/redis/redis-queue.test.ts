@@ -5,7 +5,7 @@ import { isAppError } from '../../errors.js';
 import { outboxConformance } from '../../notify/conformance.js';
 import { queueConformance, request } from '../conformance.js';
 import { redactRedisUrl } from './redis-connection.js';
-import { createRedisQueue, type RedisQueue } from './redis-queue.js';
+import { redisOutboxHarness, redisQueueHarness } from './redis-harness.js';
 
 let redis: RedisServer;
 beforeAll(async () => {
@@ -13,29 +13,11 @@ beforeAll(async () => {
 });
 afterAll(() => redis?.stop());
 
-/** Every harness gets a prefix of its own, so tests share one server without seeing each other. */
-function harness(prefix = `t-${randomUUID()}`) {
-  return {
-    prefix,
-    async open(workerId = 'w'): Promise<RedisQueue> {
-      const q = createRedisQueue({ url: redis.url, workerId, prefix });
-      await q.start();
-      return q;
-    },
-  };
-}
+const harness = () => redisQueueHarness(() => redis.url);
 
 queueConformance('redis', async () => harness());
 
-outboxConformance('redis', async () => {
-  const h = harness();
-  return {
-    async open(workerId?: string) {
-      const queue = await h.open(workerId);
-      return { queue, outbox: queue.outbox, stop: () => queue.stop() };
-    },
-  };
-});
+outboxConformance('redis', async () => redisOutboxHarness(harness()));
 
 /** Resolves with the first value `listen` reports, or rejects after `ms`. */
 function nextEvent<T>(listen: (report: (value: T) => void) => () => void, ms = 5000): Promise<T> {
