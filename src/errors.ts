@@ -28,6 +28,12 @@ export const ErrorCodes = {
   PartTooSmall: { status: 400, wireName: 'EntityTooSmall', fault: 'client', retryable: false },
   RangeNotSatisfiable: { status: 416, wireName: 'InvalidRange', fault: 'client', retryable: false },
   DigestMismatch: { status: 400, wireName: 'BadDigest', fault: 'client', retryable: false },
+  // Authentication and authorization on the SageMaker surfaces (the S3 API has its own names, s3-api/s3-auth.ts).
+  MissingAuthentication: { status: 403, wireName: 'MissingAuthenticationTokenException', fault: 'client', retryable: false },
+  IncompleteSignature: { status: 403, wireName: 'IncompleteSignatureException', fault: 'client', retryable: false },
+  InvalidSignature: { status: 403, wireName: 'InvalidSignatureException', fault: 'client', retryable: false },
+  UnrecognizedClient: { status: 403, wireName: 'UnrecognizedClientException', fault: 'client', retryable: false },
+  AccessDenied: { status: 403, wireName: 'AccessDeniedException', fault: 'client', retryable: false },
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

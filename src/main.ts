@@ -11,11 +11,12 @@ import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import { createAutoscaler, createFleetScaling, createRedisFleet, NO_INSTANCES, type Fleet, type ScalingSettings } from './autoscale/index.js';
 import { createRedisCatalog, createSqliteCatalog, type Catalog } from './catalog/index.js';
+import { startAccessControl } from './auth/index.js';
 import { createMetrics } from './metrics/index.js';
-import type { EndpointConfig, ResolvedConfig } from './config/index.js';
+import { isLoopback, type EndpointConfig, type ResolvedConfig } from './config/index.js';
 import { AppError } from './errors.js';
 import { notificationSettings, type EndpointNotifications } from './domain/index.js';
-import { bringUp, createGateway, createS3Api, endpointNotifications, wantedApiEndpoints, type ConfiguredEndpoint, type ControlPlaneContext, type EndpointDeployer, type EndpointDeployment } from './gateway/index.js';
+import { bringUp, createGateway, createHttpGuard, createS3Api, endpointNotifications, wantedApiEndpoints, type ConfiguredEndpoint, type ControlPlaneContext, type EndpointDeployer, type EndpointDeployment } from './gateway/index.js';
 import { createInstanceRegistry, createProcessPool, createUrlPool, unpackModelData, type InstancePool, type InstanceRegistry } from './models/index.js';
 import type { Metrics } from './metrics/index.js';
 import { createDeliveryLoop, createSnsDeliverer, createTargetDeliverer, createWebhookDeliverer, targetsOf, type NotificationOutbox } from './notify/index.js';
@@ -26,6 +27,8 @@ import { createEndpointRunner, createExpirySweeper, expireInvocation, failQueued
 export interface RunningServer {
   url: string;
   stop(): Promise<void>;
+  /** Reads the TLS certificate and key again (SIGHUP). */
+  reloadTls(): void;
 }
 
 export function createLogger(config: Pick<ResolvedConfig, 'logLevel'>): Logger {
@@ -82,12 +85,20 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
     const fleet = cluster ? createRedisFleet({ url: cluster.url, cluster: cluster.cluster, prefix: cluster.prefix, logger: logger.child({ part: 'fleet' }) }) : undefined;
     if (fleet) await own('fleet', fleet).start();
 
+    const { keyRing, authenticator } = await startAccessControl({ auth: config.auth, region: config.region, dataDir: config.dataDir, catalog, logger: logger.child({ part: 'auth' }) });
+    own('key ring', keyRing);
+    const guard = createHttpGuard({ bindHost: config.host, allowedHosts: config.allowedHosts, allowedOrigins: config.cors.allowedOrigins });
+    const tls = config.tls;
+    if (!tls && !isLoopback(config.host)) {
+      logger.warn({ host: config.host }, `listening on ${config.host} without TLS: signatures keep requests from being forged or changed, but payloads and outputs cross the network in the clear. Give --tls-cert and --tls-key (docs/security.md).`);
+    }
+
     const metrics = createMetrics();
     // The embedded store (objects are files) is also a BucketStore, which the S3 API serves.
     const bucketStore = config.storage.type === 'fs' ? createFsObjectStore({ root: path.join(config.dataDir, 's3') }) : undefined;
     const store = config.storage.type === 's3' ? await createS3ObjectStore(config.storage) : bucketStore!;
     const s3Api = config.s3Api.enabled && bucketStore
-      ? own('s3 api', createS3Api({ store: bucketStore, host: config.host, port: config.s3Api.port, region: config.region, logger }))
+      ? own('s3 api', createS3Api({ store: bucketStore, host: config.host, port: config.s3Api.port, region: config.region, logger, authenticator, guard, accountId: config.accountId, ...(tls && { tls }) }))
       : undefined;
     const s3Url = await s3Api?.start();
 
@@ -140,11 +151,19 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
       controlPlane, metrics, outbox: queue.outbox,
       surface: config.role === 'worker' ? 'worker' : 'full',
       requestTimeoutMs: config.requestTimeout,
+      authenticator, guard, metricsOpen: config.auth.metrics === 'open', ...(tls && { tls }),
     });
     const url = await gateway.start();
     own('gateway', gateway);
     logger.info({ url, s3Url, role: config.role, queue: config.queue.type, dataDir: config.dataDir, endpoints: config.endpoints.map((e) => e.name) }, 'asyncinfer listening');
-    return { url, stop: stopAll };
+    return {
+      url,
+      stop: stopAll,
+      reloadTls() {
+        gateway.reloadTls();
+        s3Api?.reloadTls();
+      },
+    };
   } catch (err) {
     await stopAll();
     throw err;

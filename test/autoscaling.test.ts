@@ -10,6 +10,7 @@ import { InvokeEndpointAsyncCommand } from '@aws-sdk/client-sagemaker-runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scrape, scrapeUntil } from './support/metrics.js';
 import { controlEndpoint, invocationRows, startServer, waitFor, waitForObject, type ServerProcess } from './support/server.js';
+import { TEST_CREDENTIALS } from './support/signing.js';
 
 const PER_INSTANCE = 2;
 const BURST = 24;
@@ -41,7 +42,7 @@ beforeAll(async () => {
       ],
     },
   });
-  sagemaker = new SageMakerClient({ endpoint: server.url, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+  sagemaker = new SageMakerClient({ endpoint: server.url, region: 'us-east-1', credentials: TEST_CREDENTIALS });
 }, 60_000);
 
 afterAll(async () => {

@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IRIS_MODEL, objectFile, runCommand, startServer, waitForObject, type ServerProcess } from './support/server.js';
+import { AWS_CLI_ENV } from './support/signing.js';
 
 // Debian's package; a pip-installed aws earlier in PATH may be another major version.
 const AWS = existsSync('/usr/bin/aws') ? '/usr/bin/aws' : 'aws';
@@ -28,7 +29,7 @@ afterAll(async () => {
 });
 
 function aws(...args: string[]) {
-  const env = { ...process.env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_DEFAULT_REGION: 'us-east-1', AWS_PAGER: '' };
+  const env = { ...process.env, ...AWS_CLI_ENV };
   return runCommand(AWS, [...args, '--endpoint-url', server.url, '--output', 'json'], env);
 }
 

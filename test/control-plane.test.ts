@@ -10,6 +10,7 @@ import {
 } from '@aws-sdk/client-sagemaker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { controlEndpoint, startServer, type ServerProcess } from './support/server.js';
+import { TEST_CREDENTIALS, signedFetch } from './support/signing.js';
 
 let server: ServerProcess;
 let sm: SageMakerClient;
@@ -20,7 +21,7 @@ const asyncConfig = {
 };
 
 function client(url: string): SageMakerClient {
-  return new SageMakerClient({ endpoint: url, region: 'us-east-1', maxAttempts: 1, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+  return new SageMakerClient({ endpoint: url, region: 'us-east-1', maxAttempts: 1, credentials: TEST_CREDENTIALS });
 }
 
 async function error(promise: Promise<unknown>): Promise<SageMakerServiceException> {
@@ -148,10 +149,10 @@ describe('endpoints', () => {
 
 describe('protocol', () => {
   it('answers an unknown operation and bad JSON in the AWS shape', async () => {
-    const unknown = await fetch(server.url, { method: 'POST', headers: { 'x-amz-target': 'SageMaker.CreateTrainingJob', 'content-type': 'application/x-amz-json-1.1' }, body: '{}' });
+    const unknown = await signedFetch(server.url, { method: 'POST', headers: { 'x-amz-target': 'SageMaker.CreateTrainingJob', 'content-type': 'application/x-amz-json-1.1' }, body: '{}' });
     expect(unknown.status).toBe(400);
     expect(await unknown.json()).toMatchObject({ __type: 'UnknownOperationException' });
-    const bad = await fetch(server.url, { method: 'POST', headers: { 'x-amz-target': 'SageMaker.ListModels' }, body: '{nope' });
+    const bad = await signedFetch(server.url, { method: 'POST', headers: { 'x-amz-target': 'SageMaker.ListModels' }, body: '{nope' });
     expect(await bad.json()).toMatchObject({ __type: 'SerializationException' });
   });
 });

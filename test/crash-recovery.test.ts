@@ -6,6 +6,7 @@
 import { InvokeEndpointAsyncCommand, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { describe, expect, it } from 'vitest';
 import { TWO_INSTANCE_CONFIG, invocationRows, startServer, tempDir, waitFor, waitForObject, isAlive } from './support/server.js';
+import { TEST_CREDENTIALS } from './support/signing.js';
 
 const config = TWO_INSTANCE_CONFIG;
 
@@ -14,7 +15,7 @@ describe('kill -9', () => {
     const dataDir = tempDir();
     const first = await startServer({ config, dataDir });
     await waitFor(() => first.logs.filter((l) => l.msg === 'model instance ready').length === 2, 20_000, 'two instances');
-    const client = new SageMakerRuntimeClient({ endpoint: first.url, region: 'us-east-1', maxAttempts: 1, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+    const client = new SageMakerRuntimeClient({ endpoint: first.url, region: 'us-east-1', maxAttempts: 1, credentials: TEST_CREDENTIALS });
 
     const accepted: string[] = [];
     let stop = false;

@@ -16,6 +16,7 @@ import { scrape, scrapeUntil } from './support/metrics.js';
 import { startRedisServer, type RedisServer } from './support/redis-server.js';
 import { startS3Server, type S3Server } from './support/s3-server.js';
 import { CONTROL_MODEL, controlEndpoint, isAlive, startServer, waitFor, type ServerProcess } from './support/server.js';
+import { TEST_CREDENTIALS } from './support/signing.js';
 
 const BUCKET = 'dist';
 let redis: RedisServer;
@@ -79,7 +80,7 @@ function readyInstances(w: ServerProcess): number {
   return ready.size;
 }
 
-const runtime = (g: ServerProcess) => new SageMakerRuntimeClient({ endpoint: g.url, region: 'us-east-1', maxAttempts: 1, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+const runtime = (g: ServerProcess) => new SageMakerRuntimeClient({ endpoint: g.url, region: 'us-east-1', maxAttempts: 1, credentials: TEST_CREDENTIALS });
 const invoke = (g: ServerProcess, body: object, attrs = 'sleep_ms=100', endpoint = 'ep') => runtime(g).send(new InvokeEndpointAsyncCommand({
   EndpointName: endpoint, Body: Buffer.from(JSON.stringify(body)), ContentType: 'application/json', CustomAttributes: attrs,
 }));
@@ -117,7 +118,7 @@ describe('two gateways, two workers, one Redis', () => {
     expect(answers.map((a) => JSON.parse(Buffer.from(a.bodyBase64, 'base64').toString()).i).sort((x: number, y: number) => x - y)).toEqual([...Array(40).keys()]);
 
     const describe = async (g: ServerProcess) => {
-      const sm = new SageMakerClient({ endpoint: g.url, region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+      const sm = new SageMakerClient({ endpoint: g.url, region: 'us-east-1', credentials: TEST_CREDENTIALS });
       const out = await sm.send(new DescribeEndpointCommand({ EndpointName: 'ep' }));
       return { status: out.EndpointStatus, variants: out.ProductionVariants, config: out.AsyncInferenceConfig };
     };
@@ -154,7 +155,7 @@ describe('two gateways, two workers, one Redis', () => {
   }, 60_000);
 
   it('runs an endpoint created through one gateway on both workers, and every gateway sees and changes the same endpoint', async () => {
-    const sm = gateways.map((g) => new SageMakerClient({ endpoint: g.url, region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } }));
+    const sm = gateways.map((g) => new SageMakerClient({ endpoint: g.url, region: 'us-east-1', credentials: TEST_CREDENTIALS }));
     await sm[0]!.send(new CreateModelCommand({ ModelName: 'api-model', PrimaryContainer: { Image: 'control:1' } }));
     await sm[1]!.send(new CreateEndpointConfigCommand({
       EndpointConfigName: 'api-config',

@@ -14,6 +14,7 @@ import {
 import { InvokeEndpointAsyncCommand, InvokeEndpointCommand, ModelError, ValidationError } from '@aws-sdk/client-sagemaker-runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONTROL_MODEL, objectFile, startServer, tempDir, waitFor, waitForObject, type ServerProcess } from './support/server.js';
+import { TEST_CREDENTIALS, AWS_CLI_ENV } from './support/signing.js';
 
 const run = promisify(execFile);
 const AWS = existsSync('/usr/bin/aws') ? '/usr/bin/aws' : 'aws';
@@ -30,7 +31,7 @@ let server: ServerProcess;
 let sm: SageMakerClient;
 
 function client(url: string): SageMakerClient {
-  return new SageMakerClient({ endpoint: url, region: 'us-east-1', maxAttempts: 1, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+  return new SageMakerClient({ endpoint: url, region: 'us-east-1', maxAttempts: 1, credentials: TEST_CREDENTIALS });
 }
 
 async function createAsyncEndpoint(c: SageMakerClient, name: string, image: string, instances = 1): Promise<void> {
@@ -245,7 +246,7 @@ describe('deleting', () => {
 
 describe('the AWS CLI', () => {
   it('create-model → create-endpoint-config → create-endpoint → wait → invoke-endpoint-async → delete-endpoint', async () => {
-    const env = { ...process.env, AWS_ACCESS_KEY_ID: 't', AWS_SECRET_ACCESS_KEY: 't', AWS_DEFAULT_REGION: 'us-east-1', AWS_PAGER: '' };
+    const env = { ...process.env, ...AWS_CLI_ENV };
     const aws = async (...args: string[]) => JSON.parse((await run(AWS, [...args, '--endpoint-url', server.url, '--output', 'json'], { env })).stdout || '{}') as Record<string, unknown>;
     // This CLI's model still requires a role; any ARN does here.
     await aws('sagemaker', 'create-model', '--model-name', 'cli-model', '--primary-container', 'Image=control:1',

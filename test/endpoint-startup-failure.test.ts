@@ -5,6 +5,7 @@
 import { CreateEndpointCommand, CreateEndpointConfigCommand, CreateModelCommand, DescribeEndpointCommand, SageMakerClient, waitUntilEndpointInService } from '@aws-sdk/client-sagemaker';
 import { expect, it } from 'vitest';
 import { CONTROL_MODEL, isAlive, startServer, waitFor } from './support/server.js';
+import { TEST_CREDENTIALS } from './support/signing.js';
 
 it('fails the endpoint when the container misses the start-up health-check window', async () => {
   const server = await startServer({
@@ -12,7 +13,7 @@ it('fails the endpoint when the container misses the start-up health-check windo
     waitForReady: false,
   });
   try {
-    const sm = new SageMakerClient({ endpoint: server.url, region: 'us-east-1', maxAttempts: 1, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+    const sm = new SageMakerClient({ endpoint: server.url, region: 'us-east-1', maxAttempts: 1, credentials: TEST_CREDENTIALS });
     await sm.send(new CreateModelCommand({ ModelName: 'sick', PrimaryContainer: { Image: 'sick:1' } }));
     await sm.send(new CreateEndpointConfigCommand({
       EndpointConfigName: 'sick-config',

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   IRIS_MODEL, SENTIMENT_MODEL, controlEndpoint, objectFile, startServer, waitForObject, type ServerProcess,
 } from './support/server.js';
+import { signedFetch } from './support/signing.js';
 
 let server: ServerProcess;
 
@@ -116,7 +117,7 @@ describe('InvokeEndpointAsync', () => {
   });
 
   it('answers a raw HTTP client exactly as SageMaker does, whatever HTTP Content-Type it sends', async () => {
-    const res = await fetch(`${server.url}/endpoints/control/async-invocations`, {
+    const res = await signedFetch(`${server.url}/endpoints/control/async-invocations`, {
       method: 'POST', body: '{"a":1}',
       headers: { 'content-type': 'application/json', 'x-amzn-sagemaker-content-type': 'text/plain' },
     });

@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { InvokeEndpointAsyncCommand, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { describe, expect, it } from 'vitest';
 import { TWO_INSTANCE_CONFIG, invocationRows, isAlive, objectFile, startServer, tempDir, waitFor, waitForObject, type ServerProcess } from './support/server.js';
+import { TEST_CREDENTIALS } from './support/signing.js';
 
 const SOAK = process.env.SOAK === '1';
 const ROUNDS = Number(process.env.SOAK_ROUNDS ?? (SOAK ? 40 : 4));
@@ -42,7 +43,7 @@ describe(`kill -9 at random moments, ${ROUNDS} rounds (seed ${SEED})`, () => {
     const senders = Array.from({ length: 8 }, async (_, n) => {
       while (!stop) {
         const current = server;
-        const client = new SageMakerRuntimeClient({ endpoint: current.url, region: 'us-east-1', maxAttempts: 1, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+        const client = new SageMakerRuntimeClient({ endpoint: current.url, region: 'us-east-1', maxAttempts: 1, credentials: TEST_CREDENTIALS });
         try {
           const sleepMs = Math.floor(next() * 150);
           const res = await client.send(new InvokeEndpointAsyncCommand({

@@ -18,6 +18,7 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, CONTROL_MODEL, runCommand, startServer, tempDir, waitFor, waitForObject, type ServerProcess } from './support/server.js';
 import { startSnsStandIn, startWebhookReceiver, type Received, type WebhookReceiver } from './support/receivers.js';
+import { TEST_CREDENTIALS, signedFetch } from './support/signing.js';
 
 const SECRET = `whsec_${randomBytes(24).toString('base64')}`;
 const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -112,7 +113,7 @@ async function receivedFor(p: string, inferenceId: string, timeoutMs = 10_000): 
 }
 
 async function admin(s: ServerProcess, query: string): Promise<AdminEntry[]> {
-  const res = await fetch(`${s.url}/admin/notifications?${query}`);
+  const res = await signedFetch(`${s.url}/admin/notifications?${query}`);
   expect(res.status).toBe(200);
   return ((await res.json()) as { notifications: AdminEntry[] }).notifications;
 }
@@ -262,7 +263,7 @@ describe('delivery', () => {
     expect(failed.attempts).toBe(FAST.maxAttempts);
     expect(failed.lastError).toBe(`webhook ${receiver.url}/giveup: HTTP 503: no (503)`);
     expect((await admin(server, 'state=failed')).map((e) => e.id)).toContain(failed.id);
-    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    const metrics = await (await signedFetch(`${server.url}/metrics`)).text();
     expect(metrics).toMatch(/^asyncinfer_notification_failures_total\{endpoint="giveup-ep",variant="AllTraffic"\} 1$/m);
     expect(server.logs.filter((l) => l.msg?.startsWith('notification given up') && l.eventId === failed.id)).toHaveLength(1);
 
@@ -312,7 +313,7 @@ describe('delivery', () => {
 
 describe('TestNotification', () => {
   it('CreateEndpoint and UpdateEndpointWeightsAndCapacities send one per configured topic', async () => {
-    const sm = new SageMakerClient({ endpoint: server.url, region: 'us-east-1', maxAttempts: 1, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+    const sm = new SageMakerClient({ endpoint: server.url, region: 'us-east-1', maxAttempts: 1, credentials: TEST_CREDENTIALS });
     await sm.send(new CreateModelCommand({ ModelName: 'notified-model', PrimaryContainer: { Image: modelUrl } }));
     await sm.send(new CreateEndpointConfigCommand({
       EndpointConfigName: 'notified-config',

@@ -18,6 +18,7 @@ import { InvokeEndpointAsyncCommand } from '@aws-sdk/client-sagemaker-runtime';
 import { Upload } from '@aws-sdk/lib-storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { controlEndpoint, runCommand, startServer, tempDir, waitFor, type ServerProcess } from './support/server.js';
+import { TEST_CREDENTIALS, AWS_CLI_ENV } from './support/signing.js';
 
 const MiB = 1024 * 1024;
 // Debian's package; a pip-installed aws earlier in PATH may be another major version.
@@ -32,7 +33,7 @@ beforeAll(async () => {
   s3Url = server.s3Url!;
   s3 = new S3Client({
     endpoint: s3Url, region: 'us-east-1', forcePathStyle: true, maxAttempts: 1,
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    credentials: TEST_CREDENTIALS,
   });
 });
 
@@ -339,7 +340,7 @@ describe('with InvokeEndpointAsync', () => {
 
 describe('the AWS CLI (aws s3)', () => {
   const dir = tempDir('asyncinfer-cli-s3-');
-  const env = { ...process.env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_DEFAULT_REGION: 'us-east-1', AWS_PAGER: '' };
+  const env = { ...process.env, ...AWS_CLI_ENV };
   const aws = (...args: string[]) => runCommand(AWS, ['s3', ...args, '--endpoint-url', s3Url], env);
 
   it('makes a bucket, copies a small and a 20 MB (multipart) file up and down, lists and removes them', async () => {

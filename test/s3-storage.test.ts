@@ -16,6 +16,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startS3Server, type S3Server } from './support/s3-server.js';
 import { controlEndpoint, invocationRows, objectFile, startServer, tempDir, waitFor, type ServerProcess } from './support/server.js';
+import { signedFetch } from './support/signing.js';
 
 const MiB = 1024 * 1024;
 let s3: S3Server;
@@ -60,7 +61,7 @@ async function readS3Object(uri: string): Promise<{ text: string; contentType?: 
 }
 
 async function metric(name: string, endpointName: string): Promise<number> {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const text = await (await signedFetch(`${server.url}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(`endpoint="${endpointName}"`));
   return line ? Number(line.split(' ').pop()) : 0;
 }

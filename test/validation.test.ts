@@ -6,6 +6,7 @@ import { connect } from 'node:net';
 import { InvokeEndpointAsyncCommand, SageMakerRuntimeServiceException, ValidationError, type InvokeEndpointAsyncCommandInput } from '@aws-sdk/client-sagemaker-runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { controlEndpoint, invocationRows, startServer, type ServerProcess } from './support/server.js';
+import { signedFetch } from './support/signing.js';
 
 let server: ServerProcess;
 
@@ -117,7 +118,7 @@ describe('InvokeEndpointAsync validation', () => {
   });
 
   it('puts the message in both message and Message, with the error type header and a request id', async () => {
-    const res = await fetch(`${server.url}/endpoints/ep/async-invocations`, { method: 'POST', headers: { 'x-amzn-sagemaker-requestttlseconds': '5' }, body: '{}' });
+    const res = await signedFetch(`${server.url}/endpoints/ep/async-invocations`, { method: 'POST', headers: { 'x-amzn-sagemaker-requestttlseconds': '5' }, body: '{}' });
     expect(res.status).toBe(400);
     expect(res.headers.get('x-amzn-errortype')).toBe('ValidationError');
     expect(res.headers.get('x-amzn-requestid')).toMatch(/^[0-9a-f-]{36}$/);
@@ -127,7 +128,7 @@ describe('InvokeEndpointAsync validation', () => {
   });
 
   it('answers unknown paths with an AWS-shaped error', async () => {
-    const err = await fetch(`${server.url}/endpoints/ep/nothing-here`, { method: 'POST' });
+    const err = await signedFetch(`${server.url}/endpoints/ep/nothing-here`, { method: 'POST' });
     expect(err.status).toBe(404);
     expect(err.headers.get('x-amzn-errortype')).toBe('UnknownOperationException');
     expect((await err.json() as { message: string }).message).toContain('POST /endpoints/{EndpointName}/async-invocations');

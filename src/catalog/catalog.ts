@@ -1,6 +1,7 @@
 /**
  * Catalog: the control plane's resources (models, endpoint configs, endpoints) by kind and name,
- * each a JSON document as SageMaker describes it.
+ * each a JSON document as SageMaker describes it; and the access keys made with `asyncinfer keys`
+ * (so every gateway and worker sharing the catalog reads the same ones).
  *
  * Guarantees: writes are durable when they resolve; `create` refuses an existing name (and says
  * so by returning false) so two clients cannot both create one; names compare exactly (the ARN,
@@ -9,7 +10,7 @@
  * Deliberately not here: validation, references between resources, lifecycle — those belong to
  * the control-plane operations.
  */
-export const ResourceKinds = ['model', 'endpoint-config', 'endpoint'] as const;
+export const ResourceKinds = ['model', 'endpoint-config', 'endpoint', 'access-key'] as const;
 export type ResourceKind = (typeof ResourceKinds)[number];
 
 export interface Resource<T = Record<string, unknown>> {

@@ -16,6 +16,7 @@ COMMANDS
        notifications
                   List notifications and their delivery attempts, or replay
                   failed ones, on a running server.
+       keys       Create, list, enable, disable and delete access keys.
        help       Show this page, or "asyncinfer help <command>".
 
 OPTIONS
@@ -91,6 +92,23 @@ OPTIONS
           share them. Same as queue {"type": "redis", "url": ...} in the
           config file. Also ASYNCINFER_REDIS_URL.
 
+       --tls-cert (string), --tls-key (string)
+          Serve HTTPS on the API and S3 API ports with this PEM certificate
+          (chain) and key. SIGHUP reads them again. Same as tls {"cert",
+          "key"} in the config file. Also ASYNCINFER_TLS_CERT and
+          ASYNCINFER_TLS_KEY.
+
+AUTHENTICATION
+       Every request must be signed (AWS Signature Version 4) with an access
+       key of the server. The first start with no key anywhere makes a root
+       key and writes it to DATA_DIR/credentials (profile "asyncinfer"):
+
+          export AWS_SHARED_CREDENTIALS_FILE=.asyncinfer/credentials AWS_PROFILE=asyncinfer
+
+       Keys also come from the config (auth.keys, with IAM-style policies),
+       from ASYNCINFER_ACCESS_KEY_ID + ASYNCINFER_SECRET_ACCESS_KEY, and from
+       "asyncinfer keys create". See docs/security.md.
+
 EXAMPLES
        Serve the demo endpoint:
 
@@ -106,8 +124,9 @@ EXAMPLES
           asyncinfer serve --role gateway --redis-url redis://10.0.0.2:6379 --config c.yaml --port 8081
           asyncinfer serve --role worker --redis-url redis://10.0.0.2:6379 --config c.yaml --port 9100
 
-       Invoke it with the AWS CLI (any credentials; signatures are not checked):
+       Invoke it with the AWS CLI, signing with the key made at the first start:
 
+          export AWS_SHARED_CREDENTIALS_FILE=.asyncinfer/credentials AWS_PROFILE=asyncinfer
           aws sagemaker-runtime invoke-endpoint-async \\
               --endpoint-url http://127.0.0.1:8080 \\
               --endpoint-name demo \\
@@ -138,9 +157,18 @@ SYNOPSIS
           [--endpoint-url <value>]
           [--ids <value>]
 
+       Both also take [--profile <value>] [--region <value>].
+
 OPTIONS
        --endpoint-url (string)
           The server's URL. Default http://127.0.0.1:8080.
+
+       --profile (string), --region (string)
+          Requests are signed like the AWS CLI's: credentials from
+          AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or this
+          profile of the shared credentials file; region from --region,
+          AWS_REGION or AWS_DEFAULT_REGION (default us-east-1). The key
+          needs asyncinfer:ListNotifications or asyncinfer:ReplayNotifications.
 
        --state (string)
           list: only notifications in this state: pending, delivered or
@@ -170,4 +198,54 @@ EXAMPLES
 
           asyncinfer notifications replay --endpoint-url http://127.0.0.1:8090 \\
               --ids result-0190e6a4-7f3c-7abc-8def-0123456789ab,test-0190e6a5-0000-7000-8000-000000000000
+`;
+
+export const KEYS_HELP = `NAME
+       keys -
+
+DESCRIPTION
+       Manages the access keys a server accepts, kept in its catalog (the data
+       dir's catalog.db, or Redis with --redis-url or a redis queue in the
+       config, shared by every gateway and worker). A running server reads
+       them again every second: no restart. Keys in the config file are
+       listed too, but changed only there.
+
+       A key signs requests with AWS Signature Version 4. Without --policy
+       it may do everything; with one, only what its IAM-style policy
+       allows (see docs/security.md).
+
+SYNOPSIS
+       asyncinfer keys create [--policy <value>] [--description <value>]
+       asyncinfer keys list
+       asyncinfer keys enable --access-key-id <value>
+       asyncinfer keys disable --access-key-id <value>
+       asyncinfer keys delete --access-key-id <value>
+
+       Each also takes [--config <value>] [--data-dir <value>]
+       [--redis-url <value>], as "asyncinfer serve" does.
+
+OPTIONS
+       --policy (string)
+          create: an IAM policy document, as JSON or file://path.json:
+          {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+          "Action": "sagemaker:InvokeEndpointAsync", "Resource":
+          "arn:aws:sagemaker:us-east-1:123456789012:endpoint/demo"}]}
+
+       --description (string)
+          create: a note shown by list.
+
+       --access-key-id (string)
+          The key to enable, disable or delete.
+
+EXAMPLES
+       A key that may only invoke the demo endpoint:
+
+          asyncinfer keys create --description "batch job" --policy \\
+              '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sagemaker:InvokeEndpointAsync","Resource":"arn:aws:sagemaker:us-east-1:123456789012:endpoint/demo"}]}'
+
+       The secret is printed once, as "aws iam create-access-key" does.
+       Take a key out of use at once, and later for good:
+
+          asyncinfer keys disable --access-key-id AKIA...
+          asyncinfer keys delete --access-key-id AKIA...
 `;

@@ -5,7 +5,8 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/index.js';
 import { isAppError } from '../errors.js';
 import { createLogger, startServer } from '../main.js';
-import { MAIN_HELP, NOTIFICATIONS_HELP, SERVE_HELP } from './help.js';
+import { KEYS_HELP, MAIN_HELP, NOTIFICATIONS_HELP, SERVE_HELP } from './help.js';
+import { keysCommand } from './keys-command.js';
 import { notificationsCommand } from './notifications-command.js';
 
 const EXIT_USAGE = 2;
@@ -13,7 +14,7 @@ const EXIT_USAGE = 2;
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
-    process.stdout.write(rest[0] === 'serve' ? SERVE_HELP : rest[0] === 'notifications' ? NOTIFICATIONS_HELP : MAIN_HELP);
+    process.stdout.write(rest[0] === 'serve' ? SERVE_HELP : rest[0] === 'notifications' ? NOTIFICATIONS_HELP : rest[0] === 'keys' ? KEYS_HELP : MAIN_HELP);
     return 0;
   }
   if (command === '--version') {
@@ -23,6 +24,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'serve') return serve(rest);
   if (command === 'notifications') return notificationsCommand(rest);
+  if (command === 'keys') return keysCommand(rest);
   process.stderr.write(`asyncinfer: unknown command "${command}". Run "asyncinfer --help" for the commands.\n`);
   return EXIT_USAGE;
 }
@@ -35,6 +37,7 @@ async function serve(args: string[]): Promise<number> {
       options: {
         config: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, 's3-port': { type: 'string' },
         'data-dir': { type: 'string' }, 'log-level': { type: 'string' }, role: { type: 'string' }, 'redis-url': { type: 'string' },
+        'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -60,6 +63,8 @@ async function serve(args: string[]): Promise<number> {
         logLevel: values['log-level'],
         role: values.role,
         redisUrl: values['redis-url'],
+        tlsCert: values['tls-cert'],
+        tlsKey: values['tls-key'],
       },
     });
   } catch (err) {
@@ -75,6 +80,15 @@ async function serve(args: string[]): Promise<number> {
     else logger.fatal({ err }, 'could not start');
     return 1;
   }
+  // SIGHUP: a renewed TLS certificate is served without a restart.
+  process.on('SIGHUP', () => {
+    try {
+      server.reloadTls();
+      logger.info('TLS certificate and key read again (SIGHUP)');
+    } catch (err) {
+      logger.error({ err }, 'could not read the TLS certificate and key again; still serving the previous ones');
+    }
+  });
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
       logger.info({ signal }, 'shutting down: no new requests; finishing running invocations');

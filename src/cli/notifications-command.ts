@@ -4,8 +4,8 @@
  * answer, like the AWS CLI's default output; resolves to the exit code.
  */
 import { parseArgs } from 'node:util';
-import { request } from 'undici';
 import { NOTIFICATIONS_HELP } from './help.js';
+import { signedRequest } from './signed-request.js';
 
 const EXIT_USAGE = 2;
 const DEFAULT_ENDPOINT_URL = 'http://127.0.0.1:8080';
@@ -18,6 +18,7 @@ export async function notificationsCommand(args: string[]): Promise<number> {
       options: {
         'endpoint-url': { type: 'string' }, state: { type: 'string' }, ids: { type: 'string' },
         'endpoint-name': { type: 'string' }, limit: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        profile: { type: 'string' }, region: { type: 'string' },
       },
     });
   } catch (err) {
@@ -31,6 +32,8 @@ export async function notificationsCommand(args: string[]): Promise<number> {
   }
   if (extra.length > 0) return usage(`unexpected argument "${extra[0]}".`);
   const base = (values['endpoint-url'] ?? DEFAULT_ENDPOINT_URL).replace(/\/+$/, '');
+  const signing = { region: values.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1', ...(values.profile !== undefined && { profile: values.profile }) };
+  const call = (method: 'GET' | 'POST', url: string, body?: string) => send(signing, method, url, body);
 
   if (action === 'list') {
     if (values.ids !== undefined) return usage('--ids is for "replay"; "list" takes --state, --endpoint-name and --limit.');
@@ -50,12 +53,15 @@ export async function notificationsCommand(args: string[]): Promise<number> {
   return usage(action === undefined ? 'give a subcommand: list or replay.' : `unknown subcommand "${action}"; use list or replay.`);
 }
 
-async function call(method: 'GET' | 'POST', url: string, body?: string): Promise<number> {
+async function send(signing: { region: string; profile?: string }, method: 'GET' | 'POST', url: string, body?: string): Promise<number> {
   let res;
   try {
-    res = await request(url, { method, ...(body !== undefined && { body, headers: { 'content-type': 'application/json' } }) });
+    res = await signedRequest({ method, url, ...signing, ...(body !== undefined && { body }) });
   } catch (err) {
-    process.stderr.write(`asyncinfer notifications: could not reach ${url}: ${(err as Error).message}. Is the server running? Give its URL with --endpoint-url.\n`);
+    const name = (err as Error).name;
+    process.stderr.write(name === 'CredentialsProviderError'
+      ? `asyncinfer notifications: no credentials to sign with: ${(err as Error).message}. Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_SHARED_CREDENTIALS_FILE and AWS_PROFILE (the server printed them at its first start).\n`
+      : `asyncinfer notifications: could not reach ${url}: ${(err as Error).message}. Is the server running? Give its URL with --endpoint-url.\n`);
     return 1;
   }
   const text = await res.body.text();

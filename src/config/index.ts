@@ -1,2 +1,3 @@
-export { loadConfig, demoConfig, type ConfigSources, type ResolvedConfig } from './load.js';
+export { loadConfig, demoConfig, type ConfigSources, type ConfiguredKey, type ResolvedConfig } from './load.js';
+export { isLoopback } from './schema.js';
 export type { AsyncInferenceConfig, Config, EndpointConfig, ImageConfig, ModelConfig } from './schema.js';

@@ -8,16 +8,26 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { AppError } from '../errors.js';
-import { ConfigSchema, type Config, type ConfigInput } from './schema.js';
+import type { PolicyDocument } from '../auth/policy.js';
+import { ConfigSchema, SECRET_RULE, type Config, type ConfigInput } from './schema.js';
 
 export interface ConfigSources {
   /** JSON or YAML file; without one the demo endpoint is served. */
   file?: string;
   env?: Record<string, string | undefined>;
-  flags?: { host?: string; port?: number; s3Port?: number; dataDir?: string; logLevel?: string; role?: string; redisUrl?: string };
+  flags?: { host?: string; port?: number; s3Port?: number; dataDir?: string; logLevel?: string; role?: string; redisUrl?: string; tlsCert?: string; tlsKey?: string };
 }
 
-export interface ResolvedConfig extends Config {
+/** An access key of the config with its secret read (from the file, the environment or inline). */
+export interface ConfiguredKey {
+  accessKeyId: string;
+  secretAccessKey: string;
+  policy?: PolicyDocument;
+  description?: string;
+}
+
+export interface ResolvedConfig extends Omit<Config, 'auth'> {
+  auth: Omit<Config['auth'], 'keys'> & { keys: readonly ConfiguredKey[] };
   /** Absolute. */
   dataDir: string;
   /** Relative model commands and paths in the file are resolved from here (the file's folder). */
@@ -28,7 +38,7 @@ export interface ResolvedConfig extends Config {
 
 const ENV = {
   ASYNCINFER_ROLE: 'role', ASYNCINFER_HOST: 'host', ASYNCINFER_PORT: 'port', ASYNCINFER_S3_PORT: 's3Port', ASYNCINFER_DATA_DIR: 'dataDir', ASYNCINFER_LOG_LEVEL: 'logLevel',
-  ASYNCINFER_REDIS_URL: 'redisUrl',
+  ASYNCINFER_REDIS_URL: 'redisUrl', ASYNCINFER_TLS_CERT: 'tlsCert', ASYNCINFER_TLS_KEY: 'tlsKey',
 } as const;
 const NUMERIC = new Set<string>(['port', 's3Port']);
 
@@ -42,22 +52,59 @@ export function loadConfig(sources: ConfigSources = {}): ResolvedConfig {
     if (value !== undefined && value !== '') fromEnv[key] = NUMERIC.has(key) ? Number(value) : value;
   }
   const flags = Object.fromEntries(Object.entries(sources.flags ?? {}).filter(([, v]) => v !== undefined));
-  const { s3Port, redisUrl, ...merged } = { ...(fromFile as Record<string, unknown>), ...fromEnv, ...flags };
-  // --s3-port and ASYNCINFER_REDIS_URL set nested keys.
+  const { s3Port, redisUrl, tlsCert, tlsKey, ...merged } = { ...(fromFile as Record<string, unknown>), ...fromEnv, ...flags };
+  // --s3-port, --tls-cert/--tls-key and ASYNCINFER_REDIS_URL set nested keys.
   if (s3Port !== undefined) merged.s3Api = { ...(merged.s3Api as object | undefined), port: s3Port };
   if (redisUrl !== undefined) merged.queue = { ...(merged.queue as object | undefined), type: 'redis', url: redisUrl };
+  if (tlsCert !== undefined || tlsKey !== undefined) merged.tls = { ...(merged.tls as object | undefined), ...(tlsCert !== undefined && { cert: tlsCert }), ...(tlsKey !== undefined && { key: tlsKey }) };
+  // A root key from the environment (like MINIO_ROOT_USER): handy in containers, never in a file.
+  if (env.ASYNCINFER_ACCESS_KEY_ID || env.ASYNCINFER_SECRET_ACCESS_KEY) {
+    const auth = (merged.auth ?? {}) as { keys?: unknown[] };
+    merged.auth = { ...auth, keys: [...(auth.keys ?? []), { accessKeyId: env.ASYNCINFER_ACCESS_KEY_ID ?? '', secretAccessKeyEnv: 'ASYNCINFER_SECRET_ACCESS_KEY', description: 'from ASYNCINFER_ACCESS_KEY_ID' }] };
+  }
 
   const parsed = ConfigSchema.safeParse(merged);
   if (!parsed.success) {
     throw new AppError('ConfigInvalid', formatIssues(file ?? 'the built-in demo config', parsed.error.issues));
   }
   const baseDir = file === undefined ? process.cwd() : path.dirname(path.resolve(file));
+  const keys = resolveSecrets(parsed.data.auth.keys, env, baseDir);
   return deepFreeze({
     ...parsed.data,
+    auth: { ...parsed.data.auth, keys },
     dataDir: path.resolve(parsed.data.dataDir),
     baseDir,
     demo: file === undefined,
   });
+}
+
+/** Reads each key's secret from where the config says it is; every problem is reported at once. */
+function resolveSecrets(keys: Config['auth']['keys'], env: Record<string, string | undefined>, baseDir: string): ConfiguredKey[] {
+  const problems: string[] = [];
+  const resolved = keys.map((key, i): ConfiguredKey => {
+    let secret = key.secretAccessKey;
+    if (key.secretAccessKeyEnv !== undefined) {
+      secret = env[key.secretAccessKeyEnv];
+      if (secret === undefined || secret === '') problems.push(`auth.keys[${i}].secretAccessKeyEnv: the environment variable ${key.secretAccessKeyEnv} is not set`);
+    }
+    if (key.secretAccessKeyFile !== undefined) {
+      const file = path.resolve(baseDir, key.secretAccessKeyFile);
+      try {
+        secret = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+      } catch (err) {
+        problems.push(`auth.keys[${i}].secretAccessKeyFile: cannot read ${file}: ${(err as Error).message}`);
+      }
+    }
+    secret ??= '';
+    if (problems.length === 0 && (secret.length < SECRET_RULE.min || secret.length > SECRET_RULE.max)) {
+      problems.push(`auth.keys[${i}] (${key.accessKeyId}): ${SECRET_RULE.message}; this one has ${secret.length}`);
+    }
+    return { accessKeyId: key.accessKeyId, secretAccessKey: secret, ...(key.policy && { policy: key.policy }), ...(key.description !== undefined && { description: key.description }) };
+  });
+  if (problems.length > 0) {
+    throw new AppError('ConfigInvalid', `Invalid access keys (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+  return resolved;
 }
 
 function readConfigFile(file: string): unknown {

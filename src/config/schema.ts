@@ -4,6 +4,7 @@
  * users can paste what they already have.
  */
 import { z } from 'zod';
+import { PolicyDocumentSchema } from '../auth/policy.js';
 import { durationMs } from './duration.js';
 
 const S3_PATH_RULE = 'must be an s3:// URI such as s3://bucket/prefix (the pattern is (https|s3)://([^/]+)/?(.*); this server writes outputs only to s3:// paths)';
@@ -161,6 +162,38 @@ const QueueSchema = z.discriminatedUnion('type', [
   }),
 ], { error: 'must be {"type": "sqlite"} or {"type": "redis", "url": "redis://host:6379"}' });
 
+/**
+ * An access key the server accepts. The secret is given once: inline, in a file (`secretAccessKeyFile`,
+ * trailing newline ignored) or in an environment variable (`secretAccessKeyEnv`), so it need not sit
+ * in the config file. Without `policy` the key may do everything.
+ */
+const AccessKeySchema = z.strictObject({
+  accessKeyId: z.string().regex(/^[A-Za-z0-9_]{3,128}$/, 'must be 3-128 letters, digits and underscores (AWS access key ids look like AKIAIOSFODNN7EXAMPLE)'),
+  secretAccessKey: z.string().optional(),
+  secretAccessKeyFile: z.string().min(1).optional(),
+  secretAccessKeyEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').optional(),
+  policy: PolicyDocumentSchema.optional(),
+  description: z.string().max(256).optional(),
+}).superRefine((key, ctx) => {
+  const given = [key.secretAccessKey, key.secretAccessKeyFile, key.secretAccessKeyEnv].filter((v) => v !== undefined).length;
+  if (given !== 1) ctx.addIssue({ code: 'custom', message: 'give exactly one of "secretAccessKey", "secretAccessKeyFile" or "secretAccessKeyEnv"' });
+});
+
+/** A secret SigV4 can use safely: long enough that guessing it is hopeless. */
+export const SECRET_RULE = { min: 16, max: 128, message: 'a secret access key must be 16-128 characters (AWS\'s are 40; make one with `openssl rand -base64 30`)' } as const;
+
+const AuthSchema = z.strictObject({
+  /** sigv4: every request must be signed with one of the keys; off: nothing is checked (loopback binds only). */
+  mode: z.enum(['sigv4', 'off']).default('sigv4'),
+  keys: z.array(AccessKeySchema).default([]),
+  /** GET /metrics: signed like every other call, or open (for a Prometheus scrape, which cannot sign). */
+  metrics: z.enum(['signed', 'open']).default('signed'),
+});
+
+/** A name a client may put in the Host header: a DNS name or an IP literal, without port. */
+const hostName = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)$/, 'must be a host name or IP address without port, e.g. "asyncinfer.internal" or "10.0.0.5"');
+const origin = z.string().regex(/^https?:\/\/[^/]+$/, 'must be an origin: scheme://host[:port], e.g. "https://app.example.com", with no path');
+
 /** What this process does: see docs/deploy.md. */
 export const Roles = ['all', 'gateway', 'worker'] as const;
 
@@ -192,6 +225,17 @@ export const ConfigSchema = z.strictObject({
    * AWS SNS itself, in the ARN's region, as SageMaker would.
    */
   topics: z.record(snsTopic, z.array(NotificationTarget).min(1)).default({}),
+  /** Who may call: SigV4 keys and their policies (docs/security.md). */
+  auth: AuthSchema.prefault({}),
+  /**
+   * Names the Host header may carry besides the bind address, localhost, 127.0.0.1 and [::1]
+   * (a request naming any other host is refused: DNS rebinding).
+   */
+  allowedHosts: z.array(hostName).default([]),
+  /** Web pages from these origins may call the APIs (CORS); a request from any other origin is refused. */
+  cors: z.strictObject({ allowedOrigins: z.array(origin).default([]) }).prefault({}),
+  /** HTTPS on the API and S3 API ports: PEM files, read again on SIGHUP. */
+  tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
   /** A request to the HTTP API (headers and body) must arrive within this; a slower client gets a 408 and is cut off. */
   requestTimeout: durationMs(1000, 3_600_000).default(60_000),
   /**
@@ -212,6 +256,14 @@ export const ConfigSchema = z.strictObject({
     timeout: durationMs(100, 300_000).default(10_000),
   }).default({ maxAttempts: 10, initialBackoff: 1000, maxBackoff: 300_000, timeout: 10_000 }),
 }).superRefine((config, ctx) => {
+  if (config.auth.mode === 'off' && !isLoopback(config.host)) {
+    ctx.addIssue({ code: 'custom', path: ['auth', 'mode'], message: `"off" serves every request unauthenticated, so it is only allowed on a loopback address (127.0.0.1, ::1, localhost), not on "${config.host}". Keep auth on (the default) and give clients a key, or bind to 127.0.0.1` });
+  }
+  const ids = new Set<string>();
+  config.auth.keys.forEach((key, i) => {
+    if (ids.has(key.accessKeyId)) ctx.addIssue({ code: 'custom', path: ['auth', 'keys', i, 'accessKeyId'], message: `duplicate access key id "${key.accessKeyId}"` });
+    ids.add(key.accessKeyId);
+  });
   if (config.role !== 'all' && config.queue.type !== 'redis') {
     ctx.addIssue({ code: 'custom', path: ['role'], message: `role "${config.role}" needs a queue that several processes share: set queue to {"type": "redis", "url": "redis://..."} (the SQLite queue belongs to one process)` });
   }
@@ -230,3 +282,9 @@ export type AsyncInferenceConfig = z.output<typeof AsyncInferenceConfigSchema>;
 export type ImageConfig = z.output<typeof ImageSchema>;
 export type StorageConfig = Config['storage'];
 export type NotificationTargetConfig = z.output<typeof NotificationTarget>;
+
+/** 127.0.0.0/8, ::1 and localhost: addresses no other host can reach. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h) || /^::ffff:127(\.\d{1,3}){3}$/.test(h);
+}

@@ -5,8 +5,8 @@
  *   GET  /admin/notifications?state=failed|pending|delivered&endpoint=NAME&limit=N
  *   POST /admin/notifications/replay   {"ids": ["..."]} or {} for every failed entry → {"replayed": n}
  *
- * Errors are `{"message"}` with status 400. There is no authentication: like the rest of the
- * server it is meant for a trusted network (it listens on 127.0.0.1 by default).
+ * Errors are `{"message"}` with status 400. Calls are signed like the SageMaker APIs (scope service
+ * `sagemaker`); the IAM actions are `asyncinfer:ListNotifications` and `asyncinfer:ReplayNotifications`.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { OutboxStates, type NotificationOutbox, type OutboxEntryWithHistory, type OutboxState } from '../notify/index.js';
@@ -16,7 +16,7 @@ const MAX_LIMIT = 1000;
 const MAX_IDS = 1000;
 
 export function registerAdminRoutes(app: FastifyInstance, outbox: NotificationOutbox): void {
-  app.get<{ Querystring: Record<string, string | undefined> }>('/admin/notifications', async (request, reply) => {
+  app.get<{ Querystring: Record<string, string | undefined> }>('/admin/notifications', { config: { access: () => ({ action: 'asyncinfer:ListNotifications', resource: '*' }) } }, async (request, reply) => {
     const { state, endpoint, limit } = request.query;
     if (state !== undefined && !(OutboxStates as readonly string[]).includes(state)) {
       return badRequest(reply, `state must be one of ${OutboxStates.join(', ')}; got "${state}".`);
@@ -27,7 +27,7 @@ export function registerAdminRoutes(app: FastifyInstance, outbox: NotificationOu
     return reply.header('content-type', 'application/json').send(JSON.stringify({ notifications: entries.map(present) }));
   });
 
-  app.post('/admin/notifications/replay', async (request, reply) => {
+  app.post('/admin/notifications/replay', { config: { access: () => ({ action: 'asyncinfer:ReplayNotifications', resource: '*' }) } }, async (request, reply) => {
     let ids: string[] | undefined;
     const body = request.body as Buffer | undefined;
     if (body && body.length > 0) {

@@ -5,7 +5,8 @@
  * A container error is SageMaker's ModelError (424) with the container's status and message.
  */
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { sagemakerArn } from '../auth/index.js';
 import { request as httpRequest } from 'undici';
 import { constraints, runtimeRules } from '../domain/index.js';
 import { AppError } from '../errors.js';
@@ -25,7 +26,13 @@ export interface RealtimeDeps {
 export function registerRealtimeRoutes(app: FastifyInstance, deps: RealtimeDeps): void {
   const inFlight = new Map<string, number>();
 
-  app.post<{ Params: { endpointName: string } }>('/endpoints/:endpointName/invocations', { bodyLimit: REALTIME_MAX_BODY_BYTES }, async (request, reply) => {
+  const config = {
+    access: (request: FastifyRequest) => ({
+      action: 'sagemaker:InvokeEndpoint',
+      resource: sagemakerArn({ region: deps.region, accountId: deps.accountId, type: 'endpoint', name: (request.params as { endpointName: string }).endpointName }),
+    }),
+  };
+  app.post<{ Params: { endpointName: string } }>('/endpoints/:endpointName/invocations', { bodyLimit: REALTIME_MAX_BODY_BYTES, config }, async (request, reply) => {
     const name = request.params.endpointName;
     const header = (h: string) => request.headers[h] as string | undefined;
     const c = constraints();

@@ -6,17 +6,19 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { s3Arn, sagemakerArn } from '../auth/index.js';
 import type { Logger } from 'pino';
 import { bodyTooLargeError, MAX_BODY_BYTES } from '../domain/index.js';
 import { acceptInvocation, type AcceptDeps } from './accept-invocation.js';
 import { sendRuntimeError, toWireError } from './aws-error.js';
+import type { Access } from './sagemaker-auth.js';
 
 const EMPTY = Buffer.alloc(0);
 /** How much of a refused body is read and dropped so the client can read the answer (see below). */
 const MAX_DISCARD_BYTES = 16 * 1024 * 1024;
 
-export function registerRuntimeRoutes(app: FastifyInstance, deps: AcceptDeps, logger: Logger): void {
+export function registerRuntimeRoutes(app: FastifyInstance, deps: AcceptDeps & { region: string }, logger: Logger): void {
   // Every body is raw bytes, refused past 128,000 bytes before it is read whole.
   app.removeAllContentTypeParsers();
   // The limit is the route's: 128,000 bytes for InvokeEndpointAsync, more for real-time InvokeEndpoint.
@@ -36,7 +38,16 @@ export function registerRuntimeRoutes(app: FastifyInstance, deps: AcceptDeps, lo
     message: `No operation matches ${request.method} ${request.url.split('?')[0]}. InvokeEndpointAsync is POST /endpoints/{EndpointName}/async-invocations.`,
   }));
 
-  app.post<{ Params: { endpointName: string } }>('/endpoints/:endpointName/async-invocations', { bodyLimit: MAX_BODY_BYTES }, async (request, reply) => {
+  const access = (request: FastifyRequest): Access[] => {
+    const name = (request.params as { endpointName: string }).endpointName;
+    const wanted = [{ action: 'sagemaker:InvokeEndpointAsync', resource: sagemakerArn({ region: deps.region, accountId: deps.accountId, type: 'endpoint', name }) }];
+    // The caller must be able to read the input it names: the server reads it on the caller's behalf.
+    const input = /^s3:\/\/([^/]+)\/(.*)$/.exec(one(request.headers, 'x-amzn-sagemaker-inputlocation') ?? '');
+    if (input) wanted.push({ action: 's3:GetObject', resource: s3Arn(input[1], input[2]) });
+    return wanted;
+  };
+
+  app.post<{ Params: { endpointName: string } }>('/endpoints/:endpointName/async-invocations', { bodyLimit: MAX_BODY_BYTES, config: { access } }, async (request, reply) => {
     const h = request.headers;
     const accepted = await acceptInvocation(deps, {
       endpointName: request.params.endpointName,

@@ -1,17 +1,21 @@
 /** The HTTP front door: one Fastify instance, started and stopped with the rest of the server. */
 import { randomUUID } from 'node:crypto';
-import { createServer, maxHeaderSize, STATUS_CODES } from 'node:http';
+import { maxHeaderSize, STATUS_CODES, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import type { Authenticator } from '../auth/index.js';
 import type { Metrics } from '../metrics/index.js';
 import type { NotificationOutbox } from '../notify/index.js';
 import type { AcceptDeps } from './accept-invocation.js';
 import { sendRuntimeError } from './aws-error.js';
 import { registerAdminRoutes } from './admin-routes.js';
 import { registerControlPlaneRoutes, type ControlPlaneContext } from './control-plane/index.js';
+import type { HttpGuard } from './http-guard.js';
 import { registerRealtimeRoutes, type RealtimeDeps } from './realtime-routes.js';
 import { registerRuntimeRoutes } from './runtime-routes.js';
+import { registerSageMakerAuth } from './sagemaker-auth.js';
+import { createApiServer, type TlsFiles } from './tls.js';
 
 export interface GatewayOptions extends AcceptDeps {
   host: string;
@@ -26,6 +30,11 @@ export interface GatewayOptions extends AcceptDeps {
   surface?: 'full' | 'worker';
   /** A request (headers and body) must arrive within this; a slower client gets a 408 and is cut off. Default 60 s. */
   requestTimeoutMs?: number;
+  authenticator: Authenticator;
+  guard: HttpGuard;
+  /** GET /metrics served unsigned (for a Prometheus scrape). */
+  metricsOpen: boolean;
+  tls?: TlsFiles;
 }
 
 export interface Gateway {
@@ -33,16 +42,22 @@ export interface Gateway {
   start(): Promise<string>;
   /** Stops accepting, then waits for requests in progress. */
   stop(): Promise<void>;
+  /** Reads the TLS certificate and key again (SIGHUP). */
+  reloadTls(): void;
 }
 
 export function createGateway(options: GatewayOptions): Gateway {
   const requestTimeout = options.requestTimeoutMs ?? 60_000;
+  let api: ReturnType<typeof createApiServer> | undefined;
   const app = Fastify({
     // Node checks request deadlines every connectionsCheckingInterval (30 s by default): often
     // enough that a slow client is cut off close to its deadline, not up to 30 s after it.
-    serverFactory: (handler) => createServer({
-      requestTimeout, headersTimeout: Math.min(60_000, requestTimeout), connectionsCheckingInterval: Math.min(1000, requestTimeout),
-    }, handler),
+    serverFactory: (handler): Server => {
+      api = createApiServer({
+        requestTimeout, headersTimeout: Math.min(60_000, requestTimeout), connectionsCheckingInterval: Math.min(1000, requestTimeout),
+      }, options.tls, handler);
+      return api.server;
+    },
     // No Fastify logger: it makes a child logger for every request, which cost the accept path a
     // third of its throughput. Requests are not logged (outcomes are); errors are logged by the
     // error handler with our own logger.
@@ -58,15 +73,17 @@ export function createGateway(options: GatewayOptions): Gateway {
     frameworkErrors: answerFrameworkError,
     clientErrorHandler: answerUnparsableRequest,
   });
+  // Before every route, so each one is guarded.
+  registerSageMakerAuth(app, { authenticator: options.authenticator, guard: options.guard, accountId: options.accountId, metricsOpen: options.metricsOpen });
   if (options.surface !== 'worker') {
-    registerRuntimeRoutes(app, options, options.logger);
+    registerRuntimeRoutes(app, { ...options, region: options.controlPlane.region }, options.logger);
     registerRealtimeRoutes(app, { findEndpoint: options.findEndpoint, accountId: options.accountId, region: options.controlPlane.region });
     registerControlPlaneRoutes(app, options.controlPlane, options.logger);
     if (options.outbox) registerAdminRoutes(app, options.outbox);
   }
   // Liveness, for load balancers and process supervisors.
-  app.get('/ping', async (_req, reply) => reply.send({ status: 'ok' }));
-  app.get('/metrics', async (_req, reply) => {
+  app.get('/ping', { config: { open: true } }, async (_req, reply) => reply.send({ status: 'ok' }));
+  app.get('/metrics', { config: { open: 'metrics', access: () => ({ action: 'asyncinfer:GetMetrics', resource: '*' }) } }, async (_req, reply) => {
     const { registry } = options.metrics;
     return reply.type(registry.contentType).send(await registry.metrics());
   });
@@ -76,9 +93,10 @@ export function createGateway(options: GatewayOptions): Gateway {
       const address = app.server.address();
       if (address === null || typeof address === 'string') return String(address);
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-      return `http://${host}:${address.port}`;
+      return `${api!.scheme}://${host}:${address.port}`;
     },
     stop: () => app.close(),
+    reloadTls: () => api?.reload(),
   };
 }
 

@@ -100,7 +100,7 @@ export function createProcessPool(options: ProcessPoolOptions): InstancePool {
       const child = spawn(options.command[0]!, options.command.slice(1), {
         cwd: options.cwd,
         // HOST: instances are reached on loopback; a HOST exported in the user's shell must not move them.
-        env: { ...process.env, HOST: '127.0.0.1', ...options.env, SAGEMAKER_BIND_TO_PORT: String(port), PORT: String(port) },
+        env: { ...inheritedEnv(), HOST: '127.0.0.1', ...options.env, SAGEMAKER_BIND_TO_PORT: String(port), PORT: String(port) },
         stdio: ['ignore', 'pipe', 'pipe'],
         detached: true,
       });
@@ -236,4 +236,12 @@ function forwardOutput(child: ChildProcess, log: Logger): void {
     if (!stream) continue;
     createInterface({ input: stream }).on('line', (line) => log.info({ stream: name }, line));
   }
+}
+
+/**
+ * The server's environment without its own settings: ASYNCINFER_SECRET_ACCESS_KEY (a root key) and
+ * the rest of ASYNCINFER_* are the server's, never a model's.
+ */
+function inheritedEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('ASYNCINFER_')));
 }

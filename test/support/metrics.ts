@@ -1,6 +1,7 @@
 /** Reading GET /metrics in tests: the Prometheus text format parsed, and polled until a condition holds. */
 import { expect } from 'vitest';
 import { waitFor } from './server.js';
+import { signedFetch } from './signing.js';
 
 export interface Sample { name: string; labels: Record<string, string>; value: number }
 
@@ -22,7 +23,7 @@ export function parseMetrics(text: string): Sample[] {
 }
 
 export async function scrape(serverUrl: string): Promise<Scrape> {
-  const res = await fetch(`${serverUrl}/metrics`);
+  const res = await signedFetch(`${serverUrl}/metrics`);
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toContain('text/plain');
   const samples = parseMetrics(await res.text());

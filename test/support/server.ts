@@ -11,6 +11,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import Database from 'better-sqlite3';
+import { TEST_CREDENTIALS, TEST_KEY_ENV } from './signing.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = path.join(ROOT, 'dist/src/cli/main.js');
@@ -74,7 +75,7 @@ export async function startServer(options: { config?: Record<string, unknown>; d
     writeFileSync(file, JSON.stringify(options.config));
     args.push('--config', file);
   }
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT, env: { ...process.env, ...options.env } });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT, env: { ...process.env, ...TEST_KEY_ENV, ...options.env } });
   const logs: LogLine[] = [];
   const stderr: string[] = [];
   createInterface({ input: child.stderr! }).on('line', (l) => {
@@ -102,7 +103,7 @@ export async function startServer(options: { config?: Record<string, unknown>; d
   });
   const client = new SageMakerRuntimeClient({
     endpoint: url, region: 'us-east-1', maxAttempts: 1,
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    credentials: TEST_CREDENTIALS,
   });
   const server: ServerProcess = {
     url, ...(s3Url !== undefined && { s3Url }), dataDir, child, logs, client, exited,

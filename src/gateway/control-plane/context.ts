@@ -1,4 +1,5 @@
 /** What every control-plane operation gets: the catalog, names for ARNs, and the live endpoints. */
+import { sagemakerArn } from '../../auth/index.js';
 import type { Catalog } from '../../catalog/index.js';
 import type { EndpointNotifications, NotificationSettings } from '../../domain/index.js';
 import { AppError } from '../../errors.js';
@@ -65,7 +66,7 @@ export type ArnKind = 'model' | 'endpoint-config' | 'endpoint';
 
 /** SageMaker lower-cases the name inside an ARN (and keeps its case everywhere else). */
 export function arn(ctx: ControlPlaneContext, kind: ArnKind, name: string): string {
-  return `arn:aws:sagemaker:${ctx.region}:${ctx.accountId}:${kind}/${name.toLowerCase()}`;
+  return sagemakerArn({ region: ctx.region, accountId: ctx.accountId, type: kind, name });
 }
 
 const NOUN: Record<ArnKind, string> = { model: 'model', 'endpoint-config': 'endpoint configuration', endpoint: 'endpoint' };

@@ -4,11 +4,12 @@
  * is `{"__type","message"}` with status 400 (5xx only for our own faults).
  */
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { AppError } from '../../errors.js';
 import { sendControlPlaneError, toWireError } from '../aws-error.js';
-import type { ControlPlaneContext } from './context.js';
+import type { Access } from '../sagemaker-auth.js';
+import { arn, type ArnKind, type ControlPlaneContext } from './context.js';
 import { createEndpointConfig, deleteEndpointConfig, describeEndpointConfig, listEndpointConfigs } from './endpoint-configs.js';
 import { createEndpoint, deleteEndpoint, describeEndpoint, listEndpoints, updateEndpoint, updateEndpointWeightsAndCapacities } from './endpoints.js';
 import { createModel, deleteModel, describeModel, listModels } from './models.js';
@@ -32,8 +33,29 @@ const OPERATIONS: Record<string, Operation> = {
   UpdateEndpointWeightsAndCapacities: updateEndpointWeightsAndCapacities,
 };
 
+/** The resource each operation acts on, by the request member that names it; List* act on "*". */
+const NAMED_BY: Record<string, [ArnKind, string]> = {
+  CreateModel: ['model', 'ModelName'], DescribeModel: ['model', 'ModelName'], DeleteModel: ['model', 'ModelName'],
+  CreateEndpointConfig: ['endpoint-config', 'EndpointConfigName'], DescribeEndpointConfig: ['endpoint-config', 'EndpointConfigName'], DeleteEndpointConfig: ['endpoint-config', 'EndpointConfigName'],
+  CreateEndpoint: ['endpoint', 'EndpointName'], DescribeEndpoint: ['endpoint', 'EndpointName'], DeleteEndpoint: ['endpoint', 'EndpointName'],
+  UpdateEndpoint: ['endpoint', 'EndpointName'], UpdateEndpointWeightsAndCapacities: ['endpoint', 'EndpointName'],
+};
+
+/** The IAM action and resource of a control-plane call: `sagemaker:<Operation>` on the ARN of what it names. */
+function accessOf(ctx: ControlPlaneContext, request: FastifyRequest): Access {
+  const operation = String(request.headers['x-amz-target'] ?? '').split('.')[1] ?? '';
+  const named = NAMED_BY[operation];
+  let name: unknown;
+  try {
+    name = named && (parseBody(request.body as Buffer | undefined))[named[1]];
+  } catch {
+    // The operation answers the bad body itself, once the caller may call it at all.
+  }
+  return { action: `sagemaker:${operation || '*'}`, resource: named && typeof name === 'string' ? arn(ctx, named[0], name) : '*' };
+}
+
 export function registerControlPlaneRoutes(app: FastifyInstance, ctx: ControlPlaneContext, logger: Logger): void {
-  app.post('/', async (request, reply) => {
+  app.post('/', { config: { access: (request) => accessOf(ctx, request) } }, async (request, reply) => {
     const requestId = randomUUID();
     try {
       const target = String(request.headers['x-amz-target'] ?? '');

@@ -10,9 +10,17 @@
  *
  * The data bytes pass through as they arrive (nothing is buffered but a framing line); the
  * trailers (a checksum, usually) are kept for whoever checks them once the body has ended.
- * Chunk and trailer signatures are not verified, like every signature on this server.
+ *
+ * Given a ChunkSignatureChain (the request signed a STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]
+ * body), every chunk must carry its chunk-signature: the data is hashed as it streams and the
+ * signature checked at the chunk's end, the final 0-size chunk included; trailers, if any, must
+ * carry x-amz-trailer-signature and are checked once they have all arrived. Data of a chunk is
+ * passed on before its signature is checked (a chunk can be megabytes), so a failed check errors
+ * the stream with the SigV4Error as it is: the store never commits a body that did not end well.
  */
+import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
+import type { ChunkSignatureChain } from '../../auth/index.js';
 import { s3Error } from './s3-error.js';
 
 /** A framing line is a hex size plus a signature extension (~90 bytes), or one trailer. */
@@ -28,10 +36,22 @@ export class AwsChunkedDecoder extends Transform {
   private line = Buffer.alloc(0);
   private remaining = 0;
   private decoded = 0;
+  private readonly decodedLength: number | undefined;
+  private readonly chain: ChunkSignatureChain | undefined;
+  /** With a chain: the current chunk's signature, and the hash of its data so far. */
+  private chunkSignature: string | undefined;
+  private chunkHash: Hash | undefined;
+  private trailersChecked = false;
 
-  /** `decodedLength`: `x-amz-decoded-content-length`, checked against the data when given. */
-  constructor(private readonly decodedLength?: number) {
+  /**
+   * `decodedLength`: `x-amz-decoded-content-length`, checked against the data when given (a bare
+   * number is read as that). `chain`: check chunk and trailer signatures against it.
+   */
+  constructor(options?: number | { decodedLength?: number; chain?: ChunkSignatureChain }) {
     super();
+    const o = typeof options === 'number' ? { decodedLength: options } : options ?? {};
+    this.decodedLength = o.decodedLength;
+    this.chain = o.chain;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
@@ -49,6 +69,11 @@ export class AwsChunkedDecoder extends Transform {
     if (this.state !== 'done') {
       return done(s3Error('IncompleteBody', 'The aws-chunked body ended before its final 0-size chunk. Send the whole body.'));
     }
+    try {
+      this.checkTrailers();
+    } catch (err) {
+      return done(err as Error);
+    }
     if (this.decodedLength !== undefined && this.decoded !== this.decodedLength) {
       return done(s3Error('IncompleteBody', `The aws-chunked body holds ${this.decoded} bytes of data, but x-amz-decoded-content-length says ${this.decodedLength}. Send the whole body, and its length.`));
     }
@@ -60,11 +85,16 @@ export class AwsChunkedDecoder extends Transform {
     while (at < chunk.length) {
       if (this.state === 'data') {
         const take = Math.min(this.remaining, chunk.length - at);
-        this.push(chunk.subarray(at, at + take));
+        const data = chunk.subarray(at, at + take);
+        this.chunkHash?.update(data);
+        this.push(data);
         this.remaining -= take;
         this.decoded += take;
         at += take;
-        if (this.remaining === 0) this.state = 'data-end';
+        if (this.remaining === 0) {
+          this.state = 'data-end';
+          if (this.chain) this.chain.verifyChunk(this.chunkSignature, this.chunkHash!.digest('hex'));
+        }
         continue;
       }
       if (this.state === 'done') {
@@ -88,12 +118,18 @@ export class AwsChunkedDecoder extends Transform {
   private onLine(text: string): void {
     switch (this.state) {
       case 'size': {
-        const hex = text.split(';', 1)[0]!.trim();
-        if (!/^[0-9a-fA-F]{1,16}$/.test(hex)) throw malformed(`"${text.slice(0, 40)}" is not a chunk size`);
+        const semi = text.indexOf(';');
+        const hex = (semi === -1 ? text : text.slice(0, semi)).trim();
+        if (!CHUNK_SIZE.test(hex)) throw malformed(`"${text.slice(0, 40)}" is not a chunk size`);
         const size = Number.parseInt(hex, 16);
         if (!Number.isSafeInteger(size)) throw malformed('a chunk size is too large');
         this.remaining = size;
         this.state = size === 0 ? 'trailers' : 'data';
+        if (this.chain) {
+          this.chunkSignature = semi === -1 ? undefined : chunkSignatureOf(text.slice(semi + 1));
+          if (size === 0) this.chain.verifyChunk(this.chunkSignature, EMPTY_SHA256);
+          else this.chunkHash = createHash('sha256');
+        }
         return;
       }
       case 'data-end':
@@ -103,6 +139,7 @@ export class AwsChunkedDecoder extends Transform {
       case 'trailers': {
         if (text === '') {
           this.state = 'done';
+          this.checkTrailers();
           return;
         }
         const colon = text.indexOf(':');
@@ -114,6 +151,29 @@ export class AwsChunkedDecoder extends Transform {
         throw malformed('unexpected framing');
     }
   }
+
+  /** With a chain, trailers are part of what was signed: present means signed. */
+  private checkTrailers(): void {
+    if (!this.chain || this.trailersChecked || this.trailers.size === 0) return;
+    this.trailersChecked = true;
+    const names = [...this.trailers.keys()].filter((n) => n !== TRAILER_SIGNATURE).sort();
+    let text = '';
+    for (const name of names) text += `${name}:${this.trailers.get(name)!}\n`;
+    this.chain.verifyTrailer(this.trailers.get(TRAILER_SIGNATURE), text);
+  }
+}
+
+const CHUNK_SIZE = /^[0-9a-fA-F]{1,16}$/;
+const EMPTY_SHA256 = createHash('sha256').digest('hex');
+const TRAILER_SIGNATURE = 'x-amz-trailer-signature';
+
+/** `chunk-signature=<hex>` among a size line's extensions. */
+function chunkSignatureOf(extensions: string): string | undefined {
+  for (const ext of extensions.split(';')) {
+    const eq = ext.indexOf('=');
+    if (eq !== -1 && ext.slice(0, eq).trim() === 'chunk-signature') return ext.slice(eq + 1).trim();
+  }
+  return undefined;
 }
 
 function malformed(what: string) {

@@ -41,8 +41,10 @@ export const putObject: S3Operation = async (deps, call) => {
   return reply.send();
 };
 
-const copyObject: S3Operation = async (deps, { request, reply, bucket, key }) => {
+const copyObject: S3Operation = async (deps, call) => {
+  const { request, reply, bucket, key } = call;
   const source = parseCopySource(header(request, 'x-amz-copy-source')!);
+  call.auth.authorize('s3:GetObject', source.bucket, source.key);
   const directive = (header(request, 'x-amz-metadata-directive') ?? 'COPY').toUpperCase();
   if (directive !== 'COPY' && directive !== 'REPLACE') {
     throw s3Error('InvalidArgument', `Unknown metadata directive "${directive}": use COPY (keep the source's metadata) or REPLACE (take it from this request).`);
@@ -85,7 +87,7 @@ function parseCopySource(value: string): { bucket: string; key: string } {
   return source;
 }
 
-export const getObject: S3Operation = async (deps, { request, reply, target, bucket, key }) => {
+export const getObject: S3Operation = async (deps, { request, reply, target, bucket, key, auth }) => {
   checkKey(key);
   const partNumber = target.query.get('partNumber');
   if (partNumber !== null && partNumber !== '1') {
@@ -101,20 +103,20 @@ export const getObject: S3Operation = async (deps, { request, reply, target, buc
     got.body.destroy();
     return answerPrecondition(reply, got.info, precondition);
   }
-  writeObjectHeaders(request, reply, got.info, got.range === undefined, target.query);
+  writeObjectHeaders(request, reply, got.info, got.range === undefined, auth.signed ? target.query : undefined);
   reply.header('content-length', got.contentLength);
   if (got.range) reply.code(206).header('content-range', contentRange(got.range, got.info.contentLength));
   return reply.send(got.body);
 };
 
-export const headObject: S3Operation = async (deps, { request, reply, target, bucket, key }) => {
+export const headObject: S3Operation = async (deps, { request, reply, target, bucket, key, auth }) => {
   checkKey(key);
   const info = await deps.store.head({ bucket, key }).catch(async (err: unknown) => {
     throw await explainMissing(deps, err, bucket, key);
   });
   const precondition = preconditionFailure(request, info);
   if (precondition !== undefined) return answerPrecondition(reply, info, precondition);
-  writeObjectHeaders(request, reply, info, true, target.query);
+  writeObjectHeaders(request, reply, info, true, auth.signed ? target.query : undefined);
   return reply.header('content-length', info.contentLength).send();
 };
 
@@ -150,6 +152,7 @@ export const deleteObjects: S3Operation = async (deps, call) => {
     const key = object.Key as string;
     try {
       checkKey(key);
+      call.auth.authorize('s3:DeleteObject', call.bucket, key);
       await deleteQuietly(deps, call.bucket, key);
       if (!quiet) results.push({ Deleted: [{ Key: key }] });
     } catch (err) {
@@ -170,7 +173,8 @@ const RESPONSE_OVERRIDES = {
   'response-content-encoding': 'content-encoding',
 } as const;
 
-function writeObjectHeaders(request: FastifyRequest, reply: FastifyReply, info: ObjectInfo, whole: boolean, query: URLSearchParams): void {
+/** `overrides`: the query's response-* parameters, honoured on signed requests only (as S3 does). */
+function writeObjectHeaders(request: FastifyRequest, reply: FastifyReply, info: ObjectInfo, whole: boolean, overrides: URLSearchParams | undefined): void {
   reply
     .header('content-type', info.contentType)
     .header('etag', quoted(info.etag))
@@ -183,7 +187,7 @@ function writeObjectHeaders(request: FastifyRequest, reply: FastifyReply, info: 
     reply.header(`x-amz-checksum-${info.checksum.algorithm.toLowerCase()}`, info.checksum.value).header('x-amz-checksum-type', 'FULL_OBJECT');
   }
   for (const [param, name] of Object.entries(RESPONSE_OVERRIDES)) {
-    const value = query.get(param);
+    const value = overrides?.get(param) ?? null;
     if (value !== null) reply.header(name, value);
   }
 }

@@ -83,3 +83,34 @@ function notImplemented(what: string): S3Error {
 function notAllowed(method: string, resource: string, allowed: string): S3Error {
   return s3Error('MethodNotAllowed', `The specified method ${method} is not allowed against ${resource}. Use ${allowed}.`);
 }
+
+/**
+ * The IAM action of each operation and what it acts on: the service (`*`), the bucket, or the
+ * object. DeleteObjects and CopyObject check each key they touch themselves (object-routes.ts).
+ */
+const ACCESS = new Map<S3Operation, { action: string; on: 'service' | 'bucket' | 'object' } | 'per-key'>([
+  [listBuckets, { action: 's3:ListAllMyBuckets', on: 'service' }],
+  [headBucket, { action: 's3:ListBucket', on: 'bucket' }],
+  [listObjectsV1, { action: 's3:ListBucket', on: 'bucket' }],
+  [listObjectsV2, { action: 's3:ListBucket', on: 'bucket' }],
+  [getBucketLocation, { action: 's3:GetBucketLocation', on: 'bucket' }],
+  [createBucket, { action: 's3:CreateBucket', on: 'bucket' }],
+  [deleteBucket, { action: 's3:DeleteBucket', on: 'bucket' }],
+  [getObject, { action: 's3:GetObject', on: 'object' }],
+  [headObject, { action: 's3:GetObject', on: 'object' }],
+  [putObject, { action: 's3:PutObject', on: 'object' }],
+  [createMultipartUpload, { action: 's3:PutObject', on: 'object' }],
+  [uploadPart, { action: 's3:PutObject', on: 'object' }],
+  [completeMultipartUpload, { action: 's3:PutObject', on: 'object' }],
+  [abortMultipartUpload, { action: 's3:AbortMultipartUpload', on: 'object' }],
+  [deleteObject, { action: 's3:DeleteObject', on: 'object' }],
+  [deleteObjects, 'per-key'],
+]);
+
+/** Checks the caller may run `operation` on `target`; an operation missing from the table is refused (fail closed). */
+export function authorizeOperation(operation: S3Operation, target: S3Target, authorize: (action: string, bucket?: string, key?: string) => void): void {
+  const access = ACCESS.get(operation);
+  if (access === 'per-key') return;
+  if (!access) return authorize('s3:*', target.bucket, target.key);
+  authorize(access.action, access.on === 'service' ? undefined : target.bucket, access.on === 'object' ? target.key : undefined);
+}

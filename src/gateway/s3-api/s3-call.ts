@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { isAppError } from '../../errors.js';
 import type { BucketStore, ContentHeaders } from '../../storage/index.js';
 import { s3Error, S3Error } from './s3-error.js';
+import type { S3Authorization } from './s3-auth.js';
 import type { S3Target } from './s3-target.js';
 
 export interface S3ApiDeps {
@@ -21,6 +22,8 @@ export interface S3Call {
   bucket: string;
   /** Present for object operations (checked to be at most 1024 bytes). */
   key: string;
+  /** The caller, checked for this operation already; operations touching more (each key of DeleteObjects, a copy's source) check those too. */
+  auth: S3Authorization;
 }
 
 export type S3Operation = (deps: S3ApiDeps, call: S3Call) => Promise<FastifyReply>;

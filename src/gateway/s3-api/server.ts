@@ -1,7 +1,8 @@
 /**
  * The embedded store's S3 API: its own Fastify app on its own port, path-style only
  * (`/{bucket}/{key}`), so `aws s3 …` and the S3 SDKs work against the files the server reads
- * inputs from and writes outputs to. Signatures are not checked, like everywhere on this server.
+ * inputs from and writes outputs to. Every request is signed and authorized (s3-auth.ts), after
+ * the Host/Origin guard.
  *
  * Bodies are never parsed by Fastify: one content-type parser accepts every request and leaves
  * the stream alone, so no body limit applies and each handler streams what it needs (see
@@ -9,9 +10,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Authenticator } from '../../auth/index.js';
 import { AppError } from '../../errors.js';
+import type { HttpGuard } from '../http-guard.js';
+import { createApiServer, type TlsFiles } from '../tls.js';
 import { discardUnreadBody } from './request-body.js';
-import { selectOperation } from './routes.js';
+import { authorizeOperation, selectOperation } from './routes.js';
+import { authenticateS3 } from './s3-auth.js';
 import { checkBucketName, type S3ApiDeps } from './s3-call.js';
 import { S3Error, s3Error, sendS3Error, toS3Error } from './s3-error.js';
 import { parseTarget, type S3Target } from './s3-target.js';
@@ -19,6 +24,10 @@ import { parseTarget, type S3Target } from './s3-target.js';
 export interface S3ApiOptions extends S3ApiDeps {
   host: string;
   port: number;
+  authenticator: Authenticator;
+  guard: HttpGuard;
+  accountId: string;
+  tls?: TlsFiles;
 }
 
 export interface S3Api {
@@ -26,13 +35,20 @@ export interface S3Api {
   start(): Promise<string>;
   /** Stops accepting, then waits for requests in progress. */
   stop(): Promise<void>;
+  /** Reads the TLS certificate and key again (SIGHUP). */
+  reloadTls(): void;
 }
 
 const hostId = randomBytes(24).toString('base64');
 const targets = new WeakMap<FastifyRequest, S3Target>();
 
 export function createS3Api(options: S3ApiOptions): S3Api {
+  let api: ReturnType<typeof createApiServer> | undefined;
   const app = Fastify({
+    serverFactory: (handler) => {
+      api = createApiServer({}, options.tls, handler);
+      return api.server;
+    },
     logger: false,
     genReqId: () => randomBytes(8).toString('hex').toUpperCase(),
     // HEAD is its own operation in S3 (HeadObject, HeadBucket), not a GET without a body.
@@ -54,6 +70,12 @@ export function createS3Api(options: S3ApiOptions): S3Api {
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-amz-request-id', request.id).header('x-amz-id-2', hostId);
+    const preflight = options.guard.preflight(request.method, request.headers);
+    if (preflight) return reply.code(preflight.status).headers(preflight.headers).send();
+    const verdict = options.guard.check(request.headers);
+    if (!verdict.ok) return fail(request, reply, s3Error('AccessDenied', verdict.message));
+    if (verdict.corsOrigin !== undefined) reply.headers(options.guard.corsHeaders(verdict.corsOrigin));
+    return undefined;
   });
 
   function fail(request: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
@@ -78,10 +100,13 @@ export function createS3Api(options: S3ApiOptions): S3Api {
   const handler = async (request: FastifyRequest, reply: FastifyReply) => {
     const target = parseTarget(request.url);
     targets.set(request, target);
+    // Before anything else is said about the request, so an unsigned caller learns nothing.
+    const auth = authenticateS3(options.authenticator, request, options.accountId);
     const operation = selectOperation(request.method, target);
     if (operation instanceof S3Error) throw operation;
     if (target.bucket !== undefined) checkBucketName(target.bucket);
-    return operation(deps, { request, reply, target, bucket: target.bucket ?? '', key: target.key ?? '' });
+    authorizeOperation(operation, target, auth.authorize);
+    return operation(deps, { request, reply, target, bucket: target.bucket ?? '', key: target.key ?? '', auth });
   };
   app.route({ method: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE'], url: '/', handler });
   app.route({ method: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE'], url: '/*', handler });
@@ -100,8 +125,9 @@ export function createS3Api(options: S3ApiOptions): S3Api {
       const address = app.server.address();
       if (address === null || typeof address === 'string') return String(address);
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-      return `http://${host}:${address.port}`;
+      return `${api!.scheme}://${host}:${address.port}`;
     },
     stop: () => app.close(),
+    reloadTls: () => api?.reload(),
   };
 }

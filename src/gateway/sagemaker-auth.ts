@@ -1,0 +1,127 @@
+/**
+ * Authentication and authorization on the main port (SageMaker runtime, control plane, admin API,
+ * /metrics). Every route says what it does with `config.access` (the IAM action and resource
+ * ARNs, read from the request); a route that says nothing and is not `open` is refused, so a new
+ * route cannot be served unchecked by mistake.
+ *
+ * - onRequest: the Host/Origin guard, then the signature's header-level checks (identify): an
+ *   unsigned, unknown-key or skewed request is refused before its body is read.
+ * - preHandler: the body is in (a Buffer): its hash completes the signature, then the policy is
+ *   evaluated for each access the route declares. Only then does the handler run, so a refused
+ *   invocation is never queued.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AuthError, denialMessage, signedRequestOf, type Authenticator, type Caller } from '../auth/index.js';
+import { AppError, type ErrorCode } from '../errors.js';
+import { sendControlPlaneError, sendRuntimeError, toWireError } from './aws-error.js';
+import type { HttpGuard } from './http-guard.js';
+
+export interface Access {
+  action: string;
+  resource: string;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** What the request does, for the policy; evaluated after the signature. */
+    access?: (request: FastifyRequest) => Access | readonly Access[];
+    /** Served to anyone (liveness); `metrics` is open only when the config says so. */
+    open?: boolean | 'metrics';
+  }
+}
+
+export interface SageMakerAuthOptions {
+  authenticator: Authenticator;
+  guard: HttpGuard;
+  accountId: string;
+  metricsOpen: boolean;
+}
+
+const EMPTY_SHA256 = createHash('sha256').digest('hex');
+const HEX_SHA256 = /^[0-9a-f]{64}$/i;
+
+const FAILURE_CODES: Record<AuthError['failure'], ErrorCode> = {
+  MissingAuthentication: 'MissingAuthentication',
+  Malformed: 'IncompleteSignature',
+  WrongScope: 'InvalidSignature',
+  Skewed: 'InvalidSignature',
+  Expired: 'InvalidSignature',
+  NotYetValid: 'InvalidSignature',
+  HeadersNotSigned: 'InvalidSignature',
+  SignatureMismatch: 'InvalidSignature',
+  PayloadMismatch: 'InvalidSignature',
+  UnknownKey: 'UnrecognizedClient',
+};
+
+export function registerSageMakerAuth(app: FastifyInstance, options: SageMakerAuthOptions): void {
+  const { authenticator, guard } = options;
+  const callers = new WeakMap<FastifyRequest, Caller>();
+  const isOpen = (request: FastifyRequest) => {
+    const open = request.routeOptions.config.open;
+    return open === true || (open === 'metrics' && options.metricsOpen);
+  };
+
+  app.addHook('onRequest', async (request, reply) => {
+    // Liveness answers no one anything, so a probe need not name the server.
+    if (request.routeOptions.config.open === true) return;
+    const preflight = guard.preflight(request.method, request.headers);
+    if (preflight) return reply.code(preflight.status).headers(preflight.headers).send();
+    const verdict = guard.check(request.headers);
+    if (!verdict.ok) return refuse(request, reply, new AppError('AccessDenied', verdict.message));
+    if (verdict.corsOrigin !== undefined) reply.headers(guard.corsHeaders(verdict.corsOrigin));
+    if (isOpen(request)) return;
+    try {
+      const caller = authenticator.identify(signedRequestOf(request), 'sagemaker');
+      if (caller) callers.set(request, caller);
+    } catch (err) {
+      return refuse(request, reply, toAppError(err));
+    }
+    return undefined;
+  });
+
+  app.addHook('preHandler', async (request, reply) => {
+    if (isOpen(request)) return;
+    try {
+      const caller = callers.get(request);
+      if (caller) {
+        const body = request.body as Buffer | undefined;
+        const actual = body && body.length > 0 ? createHash('sha256').update(body).digest('hex') : EMPTY_SHA256;
+        const declared = request.headers['x-amz-content-sha256'];
+        if (typeof declared === 'string' && HEX_SHA256.test(declared) && declared.toLowerCase() !== actual) {
+          throw new AuthError('PayloadMismatch', 'The x-amz-content-sha256 header does not match the SHA-256 of the body received; nothing was done. Send the request again.');
+        }
+        authenticator.verify(signedRequestOf(request), caller, typeof declared === 'string' ? declared : actual, 'sagemaker');
+      } else if (authenticator.enabled) {
+        throw new AppError('MissingAuthentication', 'Missing Authentication Token');
+      }
+      // No route: the not-found handler says so, to a caller it now knows.
+      if (request.is404) return undefined;
+      const access = request.routeOptions.config.access;
+      if (!access) throw new AppError('AccessDenied', `${request.method} ${request.url.split('?')[0]} declares no access rule, so it is refused.`);
+      const wanted = access(request);
+      for (const { action, resource } of Array.isArray(wanted) ? wanted : [wanted as Access]) {
+        const decision = authenticator.decide(caller, action, resource);
+        if (decision !== 'allow') {
+          throw new AppError('AccessDenied', denialMessage({ accountId: options.accountId, accessKeyId: caller?.key.accessKeyId ?? 'anonymous', action, resource, decision }));
+        }
+      }
+    } catch (err) {
+      return refuse(request, reply, toAppError(err));
+    }
+    return undefined;
+  });
+}
+
+function toAppError(err: unknown): unknown {
+  return err instanceof AuthError ? new AppError(FAILURE_CODES[err.failure], err.message) : err;
+}
+
+/** In the shape of the API the request was for: the control plane's JSON, or the runtime's. */
+function refuse(request: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
+  const wire = toWireError(err);
+  if (wire.status >= 500) throw err;
+  return request.method === 'POST' && request.url === '/'
+    ? sendControlPlaneError(reply, randomUUID(), wire)
+    : sendRuntimeError(reply, randomUUID(), wire);
+}
