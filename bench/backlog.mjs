@@ -12,14 +12,16 @@
 //    timed GET /metrics with an empty queue (after 100 uncounted ones: the first few dozen scrapes of a
 //    fresh process take 2-50 ms while V8 warms up, which would flatter the backlog): median and max.
 // 2. enqueue: N inline 1 KiB JSON invocations through the real HTTP API, autocannon in this process,
-//    64 connections; every answer must be 202. Progress (rate, RSS) is printed every 10%.
+//    64 connections, one SigV4-signed request (the bench key of bench/lib.mjs, which the server
+//    gets in its environment) sent N times; every answer must be 202. Progress (rate, RSS) is printed every 10%.
 // 3. the backlog: RSS and HWM again (2 s after the last 202), the data dir's size (bytes in files and
 //    blocks on disk), the count of queued rows in <data-dir>/queue.db (read-only better-sqlite3, a
 //    count over the partial index `WHERE state = 'queued'`, never a table scan), which must be N, and
 //    --scrapes timed GET /metrics: asyncinfer_approximate_backlog_size{endpoint="backlog"} must read N.
 //    Ratios: RSS with the backlog ÷ idle RSS; /metrics median with the backlog ÷ with an empty queue.
-// 4. drain: UpdateEndpointWeightsAndCapacities (@aws-sdk/client-sagemaker, the server's control
-//    plane) pins DesiredInstanceCount = --instances, each with MaxConcurrentInvocationsPerInstance =
+//    Scrapes are signed (auth.metrics is "signed" by default), once per series, outside the clock.
+// 4. drain: UpdateEndpointWeightsAndCapacities (@aws-sdk/client-sagemaker with the bench key, the
+//    server's control plane) pins DesiredInstanceCount = --instances, each with MaxConcurrentInvocationsPerInstance =
 //    --concurrency (1 × 8 by default: the same 8 in flight as bench/dispatch.mjs, whose drain starts
 //    from a 20,000 queue, so the two rates compare). The window opens when asyncinfer logs "model
 //    instance ready" and lasts --drain-seconds (or until the queue is empty). Invocations done =
@@ -45,8 +47,9 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { SageMakerClient, UpdateEndpointWeightsAndCapacitiesCommand } from '@aws-sdk/client-sagemaker';
 import {
-  BENCH_DIR, die, NULL_MODEL, ROOT, SERVER_MAIN, asyncinferListening, c2, childSet, cpuSince, cpuSnapshot, endRun, flagged, fmt, fsyncReport,
-  log, machineInfo, makeBody, noisy, parseBenchArgs, positiveInt, printRows, quietCheck, round, sleep, writeResults,
+  BENCH_CREDENTIALS, BENCH_DIR, BENCH_REGION, die, NULL_MODEL, ROOT, SERVER_MAIN, asyncinferListening, c2, childSet, cpuSince, cpuSnapshot, endRun,
+  flagged, fmt, fsyncReport, log, machineInfo, makeBody, noisy, parseBenchArgs, positiveInt, printRows, quietCheck, round, signedHeaders, sleep,
+  writeResults,
 } from './lib.mjs';
 import { load, reportTrouble, trouble } from './load.mjs';
 
@@ -220,9 +223,12 @@ async function runEnqueue(server) {
   const cpuBefore = cpuSnapshot([server.child.pid]);
   const t0 = performance.now();
   let last = { at: t0, n: 0 };
+  const url = `${server.url}/endpoints/${ENDPOINT}/async-invocations`;
+  // One signature for every request (the same URL, headers and body): valid for 15 minutes, far
+  // longer than a million requests take here (about a minute).
+  const headers = await signedHeaders({ url, body: BODY, headers: { 'content-type': 'application/json', 'x-amzn-sagemaker-content-type': 'application/json' } });
   const { result: r, seconds } = await load({
-    url: `${server.url}/endpoints/${ENDPOINT}/async-invocations`, method: 'POST', body: BODY,
-    headers: { 'content-type': 'application/json', 'x-amzn-sagemaker-content-type': 'application/json' },
+    url, method: 'POST', body: BODY, headers,
     connections: ENQUEUE_CONNECTIONS, amount: COUNT,
   }, { onResponse: (n) => {
     if (n % step !== 0 && n !== COUNT) return;
@@ -308,7 +314,7 @@ async function runDrain(server, queueDb, onReady) {
   const readyPromise = new Promise((resolve) => onReady(resolve));
   // The SDK warns on Node 20 that its releases after January 2027 need Node 22 (see docs/configuration.md): noise here.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  const sagemaker = new SageMakerClient({ endpoint: server.url, region: 'us-east-1', maxAttempts: 1, credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } });
+  const sagemaker = new SageMakerClient({ endpoint: server.url, region: BENCH_REGION, maxAttempts: 1, credentials: { ...BENCH_CREDENTIALS } });
   log(`\n[drain] UpdateEndpointWeightsAndCapacities: DesiredInstanceCount ${INSTANCES} (MaxConcurrentInvocationsPerInstance ${CONCURRENCY}) …`);
   const tPin = performance.now();
   await sagemaker.send(new UpdateEndpointWeightsAndCapacitiesCommand({
@@ -442,13 +448,19 @@ function dirSize(dir) {
   return { bytes, allocatedBytes, fileCount: count, topLevel: files };
 }
 
-/** `n` timed scrapes of GET /metrics (after `warm` uncounted ones); the gauges of the last one. */
+/**
+ * `n` timed scrapes of GET /metrics (after `warm` uncounted ones); the gauges of the last one. The
+ * scrape is signed (auth.metrics "signed", the default) once, before the clock starts: the server
+ * verifies it every time, the client does not sign again.
+ */
 async function scrapeMetrics(server, n, warm = 100) {
   const times = [];
   let text = '';
+  const url = `${server.url}/metrics`;
+  const headers = await signedHeaders({ url, method: 'GET' });
   for (let i = 0; i < warm + n; i++) {
     const t = performance.now();
-    const res = await fetch(`${server.url}/metrics`);
+    const res = await fetch(url, { headers });
     text = await res.text();
     const ms = performance.now() - t;
     if (res.status !== 200) throw new Error(`GET /metrics answered ${res.status}`);

@@ -9,7 +9,9 @@
 // 2. drain: asyncinfer (dist/src/cli/main.js serve) in a child process, one endpoint whose model is
 //    `url: http://127.0.0.1:<port>` with MaxConcurrentInvocationsPerInstance = C. Nothing listens on
 //    <port> yet, so the URL instance is not ready and nothing is dispatched: N invocations are
-//    enqueued (autocannon, 64 connections, every answer must be 202 and every row must be queued).
+//    enqueued (autocannon, 64 connections, one SigV4-signed request sent N times, signed with the
+//    bench key of bench/lib.mjs that asyncinfer gets in its environment; every answer must be 202
+//    and every row must be queued).
 //    Then the null model is started on <port>, and the clock runs from that spawn until every
 //    invocation has a final state in <data-dir>/queue.db (read-only, polled every 50 ms; the poll
 //    counts the queued and running rows, which the partial indexes cover: counting `completed`

@@ -1,11 +1,15 @@
 // The drain measurement shared by bench/dispatch.mjs and bench/redis.mjs: N invocations enqueued
 // while the model is down, then the queue polled until every one has left it.
-import { fmt, log, round, sleep } from './lib.mjs';
+import { fmt, log, round, signedHeaders, sleep } from './lib.mjs';
 import { load, trouble } from './load.mjs';
 
-/** Enqueues `count` invocations (all must be 202) through `url`; logs and returns the run. */
+/**
+ * Enqueues `count` invocations (all must be 202) through `url`, the same request signed once with
+ * the bench key (see signedHeaders); logs and returns the run.
+ */
 export async function enqueueAll({ url, body, headers, connections, count }) {
-  const { result: enqueue, seconds: enqueueSeconds } = await load({ url, method: 'POST', body, headers, connections: Math.min(connections, count), amount: count });
+  const signed = await signedHeaders({ url, method: 'POST', headers, body });
+  const { result: enqueue, seconds: enqueueSeconds } = await load({ url, method: 'POST', body, headers: signed, connections: Math.min(connections, count), amount: count });
   const badEnqueue = trouble(enqueue, 202, count);
   if (badEnqueue) throw new Error(`enqueue: ${badEnqueue}`);
   log(`[drain] enqueued ${fmt(count)} in ${enqueueSeconds.toFixed(2)} s (${fmt(round(count / enqueueSeconds))} req/s, all 202)`);

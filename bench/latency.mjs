@@ -16,7 +16,9 @@
 //    /endpoints/latency/async-invocations → 202 → wait until the output object exists → next. So
 //    exactly C invocations are in the system at any moment, as C requests are in the direct run;
 //    autocannon cannot do this (it sends the next request on the 202, not on the output), so these
-//    requests go through an undici Pool of C connections. The figure is the time from the 202 (its
+//    requests go through an undici Pool of C connections. Every request is SigV4-signed with the
+//    bench key (bench/lib.mjs) before its clock starts: inline ones once (they are all the same),
+//    InputLocation ones each anew (the header names another object each time). The figure is the time from the 202 (its
 //    headers arriving here) to the output object existing, in two modes:
 //    - inline: the 1 KiB JSON as the request Body;
 //    - input-location: an empty body and X-Amzn-SageMaker-InputLocation: s3://latency-bucket/in/N.json,
@@ -46,7 +48,7 @@ import Database from 'better-sqlite3';
 import { Pool } from 'undici';
 import {
   BENCH_DIR, die, ROOT, SERVER_MAIN, asyncinferListening, c2, childSet, cpuSince, cpuSnapshot, endRun, flagged, fmt, log, machineInfo,
-  makeBody, noisy, nonNegativeInt, parseBenchArgs, positiveInt, printRows, quietCheck, round, writeResults,
+  makeBody, noisy, nonNegativeInt, parseBenchArgs, positiveInt, printRows, quietCheck, round, signedHeaders, writeResults,
 } from './lib.mjs';
 import { load, reportTrouble, trouble } from './load.mjs';
 
@@ -173,6 +175,7 @@ const results = {
     model: 'bench/null-model.mjs (POST /invocations → 200 {"ok":true}), one process for every part; asyncinfer reaches it as model.url',
     direct: 'autocannon, POST /invocations, C connections, amount = count; per-response time from its response event (process.hrtime)',
     asyncinfer: `C closed loops over an undici Pool of C connections: POST /endpoints/${ENDPOINT}/async-invocations → 202 → output object exists → next; MaxConcurrentInvocationsPerInstance ${MAX_C}`,
+    signing: 'SigV4 (the bench key), signed before the clock starts: inline requests once per row, InputLocation requests each one',
     outputDetection: 'fs.watch (inotify IN_MOVED_TO) on <data-dir>/s3/BUCKET/out/, stamped with performance.now() in the callback',
     figure: 'acceptedToOutputMs: from the 202 headers arriving to the output object renamed into place',
   },
@@ -277,15 +280,28 @@ async function runAsync(server, model, mode, c, watcher) {
   let failed = 0;
   let outputBefore202 = 0;
   const samples = { accepted: [], accept: [], endToEnd: [] };
+  // Every request is signed with the bench key, before its clock starts. An inline request is the
+  // same every time, so it is signed once; an InputLocation request names another object each time
+  // (a signed header), so each one is signed anew, as an SDK would.
+  const signUrl = `${server.url}${url}`;
+  const inlineHeaders = mode.name === 'inline'
+    ? await signedHeaders({ url: signUrl, headers: { 'x-amzn-sagemaker-content-type': 'application/json', 'content-type': 'application/json' }, body: BODY })
+    : undefined;
 
   async function one(counted) {
-    const headers = { 'x-amzn-sagemaker-content-type': 'application/json' };
+    let headers;
     let body;
     if (mode.name === 'inline') {
-      headers['content-type'] = 'application/json';
+      headers = inlineHeaders;
       body = BODY;
     } else {
-      headers['x-amzn-sagemaker-inputlocation'] = `s3://${BUCKET}/in/${inputName(inputIndex++ % (COUNT + WARMUP))}`;
+      headers = await signedHeaders({
+        url: signUrl,
+        headers: {
+          'x-amzn-sagemaker-content-type': 'application/json',
+          'x-amzn-sagemaker-inputlocation': `s3://${BUCKET}/in/${inputName(inputIndex++ % (COUNT + WARMUP))}`,
+        },
+      });
     }
     const tSend = performance.now();
     const res = await pool.request({ path: url, method: 'POST', headers, body });

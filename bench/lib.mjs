@@ -1,12 +1,13 @@
 // Helpers shared by the benchmark scripts (bench/ingest.mjs, bench/dispatch.mjs, ...): paths, argument
-// checks, formatting, the fsync probe, CPU accounting, child-process handling and the end of a run.
+// checks, formatting, the fsync probe, CPU accounting, child-process handling, the benchmark's access
+// key and request signing, and the end of a run.
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -16,6 +17,41 @@ export const NULL_MODEL = path.join(BENCH_DIR, 'null-model.mjs');
 export const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ, the unit of /proc/<pid>/stat times on Linux
 /** More CPU than this used by other processes (in cores) makes a run noisy. */
 export const NOISY_CORES = 0.2;
+
+// ---- the benchmark's access key (issue 12: every request is signed with AWS SigV4) ----
+
+/**
+ * The key every benchmark server accepts and every benchmark request is signed with. A fixed,
+ * public test key: the servers only listen on 127.0.0.1 and live for one run. Frozen: give an AWS SDK
+ * client a copy (`{ ...BENCH_CREDENTIALS }`), as the SDK marks the credentials object it is given.
+ */
+export const BENCH_CREDENTIALS = Object.freeze({ accessKeyId: 'AKIABENCH0000000000', secretAccessKey: 'bench-secret-access-key-0123456789abcd' });
+export const BENCH_REGION = 'us-east-1';
+
+/** The environment for a server child: `env` plus the bench key as its root key (ASYNCINFER_ACCESS_KEY_ID/…SECRET…). */
+export function benchKeyEnv(env = process.env) {
+  return { ...env, ASYNCINFER_ACCESS_KEY_ID: BENCH_CREDENTIALS.accessKeyId, ASYNCINFER_SECRET_ACCESS_KEY: BENCH_CREDENTIALS.secretAccessKey };
+}
+
+let signer;
+/**
+ * The headers of one request signed with the bench key (SigV4, the built server's own signer,
+ * dist/src/cli/signed-request.js), without `host`: autocannon, undici and fetch set it themselves
+ * (to the same value). A signature stays valid for 15 minutes and the server does no replay
+ * detection, so a fixed request (same URL, headers and body) is signed once and sent again and
+ * again: the server still verifies each one in full (parse, key lookup, HMAC, SHA-256 of the body).
+ * Imported lazily, so that a script still loads (and says "run npm run build") without dist/.
+ * @param {{ url: string, method?: string, headers?: Record<string, string>, body?: string, service?: 'sagemaker' | 's3' }} request
+ */
+export async function signedHeaders({ url, method = 'POST', headers = {}, body, service = 'sagemaker' }) {
+  signer ??= import(pathToFileURL(path.join(ROOT, 'dist', 'src', 'cli', 'signed-request.js')).href);
+  const { signHeaders } = await signer;
+  const signed = await signHeaders({
+    method, url, headers, ...(body !== undefined && { body }), region: BENCH_REGION, service, credentials: BENCH_CREDENTIALS,
+  });
+  for (const name of Object.keys(signed)) if (name.toLowerCase() === 'host') delete signed[name];
+  return signed;
+}
 
 // ---- arguments ----
 
@@ -212,14 +248,15 @@ export function processTicks(pid) {
 /**
  * Starts `node ...args` and resolves with a server record once `urlOf(line)` returns a URL for one
  * of its JSON log lines on stdout. Options: `env` for the child; `skip(text)`, raw lines not worth
- * parsing (skipped before JSON.parse); `track`, an array the record is pushed to at spawn. Set
+ * parsing (skipped before JSON.parse); `expectedWarning(line)`, warning lines the run asks for (not
+ * counted as the server's warnings); `track`, an array the record is pushed to at spawn. Set
  * `server.onLine` to see every parsed line.
  * @param {string} name
  * @param {string[]} args
  * @param {(line: any) => string | false | undefined} urlOf
- * @param {{ env?: NodeJS.ProcessEnv, skip?: (text: string) => boolean, track?: object[] }} [options]
+ * @param {{ env?: NodeJS.ProcessEnv, skip?: (text: string) => boolean, expectedWarning?: (line: any) => boolean, track?: object[] }} [options]
  */
-export function startChild(name, args, urlOf, { env = process.env, skip, track } = {}) {
+export function startChild(name, args, urlOf, { env = process.env, skip, expectedWarning, track } = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const server = { name, child, url: undefined, warnings: [], stderr: '', exited: false, exitCode: null, signal: null, exitPromise: undefined, onLine: undefined, stopped: false };
@@ -247,7 +284,7 @@ export function startChild(name, args, urlOf, { env = process.env, skip, track }
         } catch {
           continue;
         }
-        if (typeof line.level === 'number' && line.level >= 40 && server.warnings.length < 100) server.warnings.push(text);
+        if (typeof line.level === 'number' && line.level >= 40 && server.warnings.length < 100 && !expectedWarning?.(line)) server.warnings.push(text);
         server.onLine?.(line);
         const url = !server.url && urlOf(line);
         if (url) {
@@ -298,15 +335,19 @@ export async function stopChild(server, problems) {
 export const nullModelListening = (line) => line.msg === 'null model listening' && line.url;
 /** `urlOf` for startChild: asyncinfer's listening line. */
 export const asyncinferListening = (line) => line.msg === 'asyncinfer listening' && line.url;
+/** `expectedWarning` for startChild: the warning asyncinfer logs at every start with `auth: {mode: 'off'}`. */
+export const authOffWarning = (line) => typeof line.msg === 'string' && line.msg.startsWith('auth.mode is "off"');
 
 /**
  * The children of one benchmark run: every one started is tracked in `list`, so that all of them are
  * stopped whatever happens; what is wrong when one stops goes to `problems`. asyncinfer logs a line
- * per invocation: only lines that can matter are parsed.
+ * per invocation: only lines that can matter are parsed. Every child gets the bench key in its
+ * environment (benchKeyEnv): asyncinfer takes it as its root key, the models ignore it.
  */
 export function childSet(problems) {
   const list = [];
   const start = (name, args, urlOf) => startChild(name, args, urlOf, {
+    env: benchKeyEnv(),
     track: list,
     skip: (text) => text.includes('"msg":"invocation completed"') && !/"level":[4-6]0/.test(text),
   });

@@ -4,6 +4,9 @@
 //   node bench/redis.mjs [--count 5000] [--concurrency 8] [--appendfsync always|everysec]
 //                        [--accept-count 50000] [--warmup 5000] [--skip-sqlite] [--profile] [--keep-data]
 //
+// Every request to asyncinfer is SigV4-signed with the bench key (bench/lib.mjs; the servers get it
+// in their environment): one signature per URL, sent again for every request.
+//
 // The script starts its own /usr/bin/redis-server on a free loopback port, in a temporary --dir,
 // with `--appendonly yes --appendfsync always --save ""` (--appendfsync everysec to compare) and
 // `--auto-aof-rewrite-min-size 4gb` (no AOF rewrite, a fork on the same cores, inside the run), and
@@ -54,7 +57,7 @@ import { Redis } from 'ioredis';
 import {
   BENCH_DIR, die, ROOT, SERVER_MAIN, asyncinferListening, c2, childSet, countFiles, cpuSince, cpuSnapshot, endRun, flagged, fmt, freePort,
   fsyncReport, lifetimeCores, log, machineInfo, makeBody, noisy, nonNegativeInt, parseBenchArgs, positiveInt, printRows, quietCheck,
-  round, sleep, writeResults,
+  round, signedHeaders, sleep, writeResults,
 } from './lib.mjs';
 import { drainRatesText, drainTimesText, enqueueAll, enqueueFigures, pollDrain, steadyRate, thinSamples } from './drain.mjs';
 import { load, reportTrouble, runFigures, runDirect as runDirectLoad, trouble } from './load.mjs';
@@ -520,17 +523,18 @@ async function runSqliteAccept() {
   return r;
 }
 
-/** Pre-flight, warm-up, then ACCEPT_COUNT requests over 64 connections: every answer must be 202. */
+/** Pre-flight, warm-up, then ACCEPT_COUNT requests over 64 connections: every answer must be 202. One signed request, sent every time. */
 async function runAccept(name, server, endpoint) {
   const url = `${server.url}/endpoints/${endpoint}/async-invocations`;
+  const headers = await signedHeaders({ url, method: 'POST', headers: HEADERS, body: BODY });
   await quietCheck(name, warnings);
-  const res = await fetch(url, { method: 'POST', headers: HEADERS, body: BODY });
+  const res = await fetch(url, { method: 'POST', headers, body: BODY });
   const text = await res.text();
   if (res.status !== 202 || !JSON.parse(text).InferenceId) throw new Error(`${name} answered the pre-flight request with ${res.status} ${text.slice(0, 300)}`);
   let warm202 = 0;
   if (WARMUP > 0) {
     log(`\n[${name}] warm-up ${fmt(WARMUP)} requests (not counted) …`);
-    const { result: w } = await load({ url, method: 'POST', headers: HEADERS, body: BODY, connections: Math.min(CONNECTIONS, WARMUP), amount: WARMUP });
+    const { result: w } = await load({ url, method: 'POST', headers, body: BODY, connections: Math.min(CONNECTIONS, WARMUP), amount: WARMUP });
     const bad = trouble(w, 202, WARMUP);
     if (bad) problems.push(`${name} warm-up: ${bad}`);
     warm202 = w.statusCodeStats['202']?.count ?? 0;
@@ -542,7 +546,7 @@ async function runAccept(name, server, endpoint) {
   const aofEnd = await watchAof(name);
   const cpuBefore = cpuSnapshot(pids);
   const w0 = process.hrtime.bigint();
-  const { result: r, seconds } = await load({ url, method: 'POST', headers: HEADERS, body: BODY, connections: CONNECTIONS, amount: ACCEPT_COUNT });
+  const { result: r, seconds } = await load({ url, method: 'POST', headers, body: BODY, connections: CONNECTIONS, amount: ACCEPT_COUNT });
   if (onRedis) windows.accept = { startMicros: Number(w0 / 1000n), endMicros: Number(process.hrtime.bigint() / 1000n) };
   const cpu = cpuSince(cpuBefore, pids);
   const aofRewrites = await aofEnd();

@@ -71,6 +71,7 @@ const FIGURES = {
   ingest: (r) => [
     ['accept req/s (vs bare node:http 202)', n0(r.asyncinfer?.requestsPerSecond?.average), n0(r.baseline?.requestsPerSecond?.average), ratio(r.asyncinfer?.requestsPerSecond?.average, r.baseline?.requestsPerSecond?.average)],
     ['accept p99 ms (1 ms resolution)', r.asyncinfer?.latencyMs?.p99, r.baseline?.latencyMs?.p99, '-'],
+    ['accept req/s signed (vs auth off; target 0.9)', n0(r.asyncinfer?.requestsPerSecond?.average), n0(r.unsigned?.requestsPerSecond?.average), ratio(r.asyncinfer?.requestsPerSecond?.average, r.unsigned?.requestsPerSecond?.average)],
   ],
   latency: (r) => {
     const rows = [];

@@ -116,6 +116,12 @@ describe('the SageMaker runtime API', () => {
     const garbled = await fetch(url, { method: 'POST', headers: { authorization: 'AWS4-HMAC-SHA256 Credential=nonsense' }, body: '{}' });
     expect(garbled.status).toBe(403);
     expect(garbled.headers.get('x-amzn-errortype')).toBe('IncompleteSignatureException');
+    // UNSIGNED-PAYLOAD is S3's: on these APIs the body is always signed.
+    const unsignedPayload = await signHeaders({ method: 'POST', url, body: '{}', headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' }, region: REGION, service: 'sagemaker', credentials: TEST_CREDENTIALS });
+    delete unsignedPayload.host;
+    const notHashed = await fetch(url, { method: 'POST', headers: unsignedPayload, body: '{"anything":"at all"}' });
+    expect(notHashed.status).toBe(403);
+    expect(notHashed.headers.get('x-amzn-errortype')).toBe('InvalidSignatureException');
     // The same signed request untouched is accepted: the refusals above were the tampering.
     expect((await fetch(url, { method: 'POST', headers, body: '{"amount":1}' })).status).toBe(202);
     expect(invocationRows(server.dataDir)).toHaveLength(queued + 1);

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scrape, scrapeUntil } from './support/metrics.js';
 import { startRedisServer, type RedisServer } from './support/redis-server.js';
 import { startS3Server, type S3Server } from './support/s3-server.js';
-import { CONTROL_MODEL, controlEndpoint, isAlive, startServer, waitFor, type ServerProcess } from './support/server.js';
+import { CLI, CONTROL_MODEL, controlEndpoint, isAlive, runCommand, startServer, tempDir, waitFor, type ServerProcess } from './support/server.js';
 import { TEST_CREDENTIALS } from './support/signing.js';
 
 const BUCKET = 'dist';
@@ -193,6 +193,19 @@ describe('two gateways, two workers, one Redis', () => {
     await waitUntilEndpointDeleted({ client: sm[1]!, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { EndpointName: 'api' });
     await waitFor(() => workers.every((w) => w.logs.some((l) => l.msg === 'endpoint undeployed' && l.endpoint === 'api')), 10_000, 'every worker to stop the endpoint');
   }, 90_000);
+
+  it('shares the keys made with asyncinfer keys through Redis: every gateway accepts a new key, and refuses it once deleted', async () => {
+    const keys = (...args: string[]) => runCommand(process.execPath, [CLI, 'keys', ...args, '--redis-url', redis.url, '--data-dir', tempDir()]);
+    const created = await keys('create', '--description', 'fleet key');
+    expect(created.code).toBe(0);
+    const { AccessKey } = JSON.parse(created.stdout) as { AccessKey: { AccessKeyId: string; SecretAccessKey: string } };
+    const key = { accessKeyId: AccessKey.AccessKeyId, secretAccessKey: AccessKey.SecretAccessKey };
+    const via = (g: ServerProcess) => new SageMakerRuntimeClient({ endpoint: g.url, region: 'us-east-1', maxAttempts: 1, credentials: key })
+      .send(new InvokeEndpointAsyncCommand({ EndpointName: 'ep', Body: Buffer.from('{"key":"shared"}') })).then(() => 'accepted', (err: unknown) => (err as Error).name);
+    for (const g of gateways) await waitFor(async () => (await via(g)) === 'accepted', 5000, `gateway ${g.url} to accept the new key`);
+    expect((await keys('delete', '--access-key-id', key.accessKeyId)).code).toBe(0);
+    for (const g of gateways) await waitFor(async () => (await via(g)) === 'UnrecognizedClientException', 5000, `gateway ${g.url} to refuse the deleted key`);
+  });
 
   it('loses nothing when a worker is killed with kill -9 mid-run: its leases run out and the other worker takes over', async () => {
     const victim = workers[0]!;

@@ -10,7 +10,9 @@ import { connect, type Socket } from 'node:net';
 import path from 'node:path';
 import { InvokeEndpointAsyncCommand, ValidationError, type InvokeEndpointAsyncCommandInput } from '@aws-sdk/client-sagemaker-runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signHeaders } from '../src/cli/signed-request.js';
 import { controlEndpoint, invocationRows, objectFile, startServer, tempDir, waitFor, waitForObject, type ServerProcess } from './support/server.js';
+import { TEST_CREDENTIALS } from './support/signing.js';
 
 let server: ServerProcess;
 /** Everything the test and the server write lives under here: the data dir is three levels down,
@@ -120,6 +122,18 @@ function invokeBytes(extraHeaders: Buffer | string = '', target = '/endpoints/ep
   ]);
 }
 
+/** The header lines that sign a request to `target` with `body` (Host: localhost), as the SDK signs it. */
+async function signatureLines(target: string, body: string): Promise<string> {
+  const headers = await signHeaders({ method: 'POST', url: `http://localhost${target}`, body, region: 'us-east-1', service: 'sagemaker', credentials: TEST_CREDENTIALS });
+  return Object.entries(headers).filter(([name]) => name !== 'host').map(([name, value]) => `${name}: ${value}\r\n`).join('');
+}
+
+/** invokeBytes, signed: for requests that must get past authentication to the checks under test. */
+async function signedInvokeBytes(extraHeaders: Buffer | string = '', target = '/endpoints/ep/async-invocations', body = '{"x":1}'): Promise<Buffer> {
+  const extra = typeof extraHeaders === 'string' ? Buffer.from(extraHeaders, 'latin1') : extraHeaders;
+  return invokeBytes(Buffer.concat([Buffer.from(await signatureLines(target, body), 'latin1'), extra]), target, body);
+}
+
 /** The runtime API's error shape: the code in x-amzn-ErrorType, the same message in message and Message. */
 function expectAwsError(answer: RawAnswer, status: number, code: string): string {
   expect(answer.status).toBe(status);
@@ -195,7 +209,7 @@ describe('slow clients', () => {
     let answer = '';
     socket.on('data', (c: Buffer) => { answer += c.toString(); });
     socket.on('error', () => undefined);
-    socket.write(`POST /endpoints/ep/async-invocations HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n`);
+    socket.write(`POST /endpoints/ep/async-invocations HTTP/1.1\r\nHost: localhost\r\n${await signatureLines('/endpoints/ep/async-invocations', body.toString())}Content-Length: ${body.length}\r\n\r\n`);
     let sent = 0;
     const dribble = new Promise<void>((resolve) => {
       const timer = setInterval(() => {
@@ -233,7 +247,9 @@ describe('slow clients', () => {
       let answer = '';
       socket.on('data', (d: Buffer) => { answer += d.toString('latin1'); });
       const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
-      socket.write('POST /endpoints/ep/async-invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"x":1');
+      // Signed, so it gets past authentication to the body that never comes.
+      const signature = await signatureLines('/endpoints/ep/async-invocations', `{"x":1${' '.repeat(94)}}`);
+      socket.write(`POST /endpoints/ep/async-invocations HTTP/1.1\r\nHost: localhost\r\n${signature}Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"x":1`);
       const started = Date.now();
       await closed;
       const elapsed = Date.now() - started;
@@ -321,19 +337,22 @@ describe('path tricks in the naming headers', () => {
 
 describe('bytes that are not UTF-8', () => {
   it('refuses invalid UTF-8 in CustomAttributes with a 400 naming the field and its rule', async () => {
-    const answer = await whileServingOthers(() => rawRequest(invokeBytes(Buffer.from('X-Amzn-SageMaker-Custom-Attributes: a\xff\xfe\xc3\r\n', 'latin1'))));
+    const bytes = await signedInvokeBytes(Buffer.from('X-Amzn-SageMaker-Custom-Attributes: a\xff\xfe\xc3\r\n', 'latin1'));
+    const answer = await whileServingOthers(() => rawRequest(bytes));
     expect(expectAwsError(answer, 400, 'ValidationError'))
       .toBe("1 validation error detected: Value at 'customAttributes' failed to satisfy constraint: Member must satisfy regular expression pattern: \\p{ASCII}*");
   });
 
   it('refuses invalid UTF-8 in InferenceId with a 400 naming the field and its rule', async () => {
-    const answer = await whileServingOthers(() => rawRequest(invokeBytes(Buffer.from('X-Amzn-SageMaker-Inference-Id: id-\xff\xfe\r\n', 'latin1'))));
+    const bytes = await signedInvokeBytes(Buffer.from('X-Amzn-SageMaker-Inference-Id: id-\xff\xfe\r\n', 'latin1'));
+    const answer = await whileServingOthers(() => rawRequest(bytes));
     expect(expectAwsError(answer, 400, 'ValidationError'))
       .toContain("at 'inferenceId' failed to satisfy constraint: Member must satisfy regular expression pattern: \\A\\S[\\p{Print}]*\\z");
   });
 
   it.each(['%ff%fe', 'ep%c0%ae', '%e2%82'])('refuses the endpoint name %j (not UTF-8 once decoded) with a 400 in the AWS shape', async (name) => {
-    const answer = await whileServingOthers(() => rawRequest(invokeBytes('', `/endpoints/${name}/async-invocations`)));
+    const bytes = await signedInvokeBytes('', `/endpoints/${name}/async-invocations`);
+    const answer = await whileServingOthers(() => rawRequest(bytes));
     const message = expectAwsError(answer, 400, 'ValidationError');
     expect(message).toContain('is not valid percent-encoded UTF-8, so the EndpointName in it cannot be read');
     expect(message).toContain('EndpointName must satisfy regular expression pattern: ^[a-zA-Z0-9](-*[a-zA-Z0-9])*');
@@ -343,7 +362,7 @@ describe('bytes that are not UTF-8', () => {
     const raw = await whileServingOthers(() => rawRequest(invokeBytes('', '/endpoints/\xff\xfe/async-invocations')));
     expect(expectAwsError(raw, 400, 'ValidationError')).toContain('The request is not valid HTTP/1.1');
     for (const name of ['%C3%A9p', 'ep%00']) {
-      const answer = await rawRequest(invokeBytes('', `/endpoints/${name}/async-invocations`));
+      const answer = await rawRequest(await signedInvokeBytes('', `/endpoints/${name}/async-invocations`));
       expect(expectAwsError(answer, 400, 'ValidationError')).toContain("at 'endpointName' failed to satisfy constraint: Member must satisfy regular expression pattern");
     }
   });
@@ -358,6 +377,8 @@ describe('thousands of connections at once', () => {
     const sockets: Socket[] = [];
     const answers: string[] = [];
     const sending = Math.floor(total / 4);
+    const requests = new Map<number, string>();
+    for (let i = 0; i < total; i += 4) requests.set(i, (await signedInvokeBytes('', undefined, JSON.stringify({ flood: i }))).toString('latin1').replace('Connection: close\r\n', ''));
     try {
       await Promise.all(Array.from({ length: total }, (_, i) => new Promise<void>((resolve, reject) => {
         const socket = connect(port, '127.0.0.1');
@@ -370,7 +391,7 @@ describe('thousands of connections at once', () => {
         socket.on('error', reject);
         socket.on('connect', () => {
           // A quarter send a whole request, a quarter stall in their headers, half send nothing.
-          if (i % 4 === 0) socket.write(invokeBytes('', undefined, JSON.stringify({ flood: i })).toString('latin1').replace('Connection: close\r\n', ''));
+          if (i % 4 === 0) socket.write(requests.get(i)!);
           else if (i % 4 === 1) socket.write('POST /endpoints/ep/async-invocations HTTP/1.1\r\nHost: x\r\nX-Amzn-Sage');
           resolve();
         });

@@ -18,12 +18,14 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, CONTROL_MODEL, runCommand, startServer, tempDir, waitFor, waitForObject, type ServerProcess } from './support/server.js';
 import { startSnsStandIn, startWebhookReceiver, type Received, type WebhookReceiver } from './support/receivers.js';
-import { TEST_CREDENTIALS, signedFetch } from './support/signing.js';
+import { AWS_CLI_ENV, TEST_CREDENTIALS, signedFetch } from './support/signing.js';
 
 const SECRET = `whsec_${randomBytes(24).toString('base64')}`;
 const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const RESPONSE_MESSAGE = 'Check S3 path location(if configured) or Cloudwatch for additional details.';
 const TEST_NOTIFICATION = '{"eventVersion":"1.0","eventSource":"aws:sagemaker","eventName":"TestNotification"}';
+/** The admin CLI signs like the AWS CLI: credentials from the environment. */
+const CLI_ENV = { ...process.env, ...AWS_CLI_ENV };
 const CREDENTIALS = { accessKeyId: 'AKIDSTANDIN', secretAccessKey: 'stand-in-secret' };
 const arn = (name: string, region = 'us-east-1') => `arn:aws:sns:${region}:123456789012:${name}`;
 const TOPIC = {
@@ -268,7 +270,7 @@ describe('delivery', () => {
     expect(server.logs.filter((l) => l.msg?.startsWith('notification given up') && l.eventId === failed.id)).toHaveLength(1);
 
     receiver.on('/giveup', {});
-    const replay = await runCommand(process.execPath, [CLI, 'notifications', 'replay', '--endpoint-url', server.url, '--ids', failed.id]);
+    const replay = await runCommand(process.execPath, [CLI, 'notifications', 'replay', '--endpoint-url', server.url, '--ids', failed.id], CLI_ENV);
     expect(replay).toMatchObject({ code: 0, stderr: '' });
     expect(JSON.parse(replay.stdout)).toEqual({ replayed: 1 });
     const delivered = await entryFor(server, 'giveup-ep', res.InferenceId!, (e) => e.state === 'delivered', 'the replayed delivery');
@@ -277,11 +279,15 @@ describe('delivery', () => {
     expect(requests.map((r) => r.status)).toEqual([503, 503, 503, 503, 200]);
     expect(new Set(requests.map((r) => r.headers['webhook-id']))).toEqual(new Set([failed.id]));
 
-    const listed = await runCommand(process.execPath, [CLI, 'notifications', 'list', '--endpoint-url', server.url, '--state', 'delivered', '--endpoint-name', 'giveup-ep']);
+    const listed = await runCommand(process.execPath, [CLI, 'notifications', 'list', '--endpoint-url', server.url, '--state', 'delivered', '--endpoint-name', 'giveup-ep'], CLI_ENV);
     expect(listed.code).toBe(0);
     expect((JSON.parse(listed.stdout) as { notifications: AdminEntry[] }).notifications.map((e) => e.id)).toEqual([failed.id]);
-    expect((await runCommand(process.execPath, [CLI, 'notifications', 'list', '--endpoint-url', server.url, '--state', 'lost'])).code).toBe(1);
-    expect((await runCommand(process.execPath, [CLI, 'notifications', 'frobnicate'])).code).toBe(2);
+    expect((await runCommand(process.execPath, [CLI, 'notifications', 'list', '--endpoint-url', server.url, '--state', 'lost'], CLI_ENV)).code).toBe(1);
+    expect((await runCommand(process.execPath, [CLI, 'notifications', 'frobnicate'], CLI_ENV)).code).toBe(2);
+    // Its calls are signed: a wrong secret is refused by the server, and said so.
+    const forged = await runCommand(process.execPath, [CLI, 'notifications', 'list', '--endpoint-url', server.url], { ...CLI_ENV, AWS_SECRET_ACCESS_KEY: 'not-the-secret-at-all-0000' });
+    expect(forged.code).toBe(1);
+    expect(forged.stderr).toContain('answered 403: The request signature we calculated does not match');
   });
 
   it('publishes to SNS topics with the Query protocol: Message = the event, FIFO ids, region (SNS stand-in, not AWS)', async () => {

@@ -18,7 +18,8 @@ import { InvokeEndpointAsyncCommand } from '@aws-sdk/client-sagemaker-runtime';
 import { Upload } from '@aws-sdk/lib-storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { controlEndpoint, runCommand, startServer, tempDir, waitFor, type ServerProcess } from './support/server.js';
-import { TEST_CREDENTIALS, AWS_CLI_ENV } from './support/signing.js';
+import { signHeaders } from '../src/cli/signed-request.js';
+import { AWS_CLI_ENV, TEST_CREDENTIALS } from './support/signing.js';
 
 const MiB = 1024 * 1024;
 // Debian's package; a pip-installed aws earlier in PATH may be another major version.
@@ -64,8 +65,12 @@ async function read(Bucket: string, Key: string, Range?: string) {
   return { res, text: await res.Body!.transformToString() };
 }
 
-/** Raw HTTP against the S3 port, for what the SDKs do not show. */
-function raw(method: string, urlPath: string, headers: Record<string, string | number> = {}, body?: Buffer): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string; continued: boolean }> {
+/** Raw HTTP against the S3 port, for what the SDKs do not show; signed as the SDKs sign. */
+async function raw(method: string, urlPath: string, unsigned: Record<string, string | number> = {}, body?: Buffer): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string; continued: boolean }> {
+  const headers = await signHeaders({
+    method, url: `${s3Url}${urlPath}`, region: 'us-east-1', service: 's3', credentials: TEST_CREDENTIALS,
+    headers: Object.fromEntries(Object.entries(unsigned).map(([k, v]) => [k, String(v)])), ...(body && { body }),
+  });
   return new Promise((resolve, reject) => {
     let continued = false;
     const req = http.request(`${s3Url}${urlPath}`, { method, headers }, (res) => {

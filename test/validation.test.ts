@@ -6,7 +6,8 @@ import { connect } from 'node:net';
 import { InvokeEndpointAsyncCommand, SageMakerRuntimeServiceException, ValidationError, type InvokeEndpointAsyncCommandInput } from '@aws-sdk/client-sagemaker-runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { controlEndpoint, invocationRows, startServer, type ServerProcess } from './support/server.js';
-import { signedFetch } from './support/signing.js';
+import { signHeaders } from '../src/cli/signed-request.js';
+import { signedFetch, TEST_CREDENTIALS } from './support/signing.js';
 
 let server: ServerProcess;
 
@@ -82,6 +83,9 @@ describe('InvokeEndpointAsync validation', () => {
   it('refuses a body far over the limit without reading it whole', async () => {
     const total = 64 * 1024 * 1024;
     const { port } = new URL(server.url);
+    // Signed, so the request gets past authentication (before its body is read) to the size check.
+    const headers = await signHeaders({ method: 'POST', url: 'http://localhost/endpoints/ep/async-invocations', region: 'us-east-1', service: 'sagemaker', credentials: TEST_CREDENTIALS });
+    const signature = Object.entries(headers).filter(([name]) => name !== 'host').map(([name, value]) => `${name}: ${value}\r\n`).join('');
     // A raw socket, so the answer is read even though the server closes before the client is done sending.
     const result = await new Promise<{ response: string; sent: number }>((resolve) => {
       const socket = connect(Number(port), '127.0.0.1');
@@ -97,7 +101,7 @@ describe('InvokeEndpointAsync validation', () => {
       });
       socket.on('error', () => undefined);
       socket.on('close', done);
-      socket.write(`POST /endpoints/ep/async-invocations HTTP/1.1\r\nHost: x\r\nContent-Length: ${total}\r\n\r\n`);
+      socket.write(`POST /endpoints/ep/async-invocations HTTP/1.1\r\nHost: localhost\r\n${signature}Content-Length: ${total}\r\n\r\n`);
       const chunk = Buffer.alloc(64 * 1024);
       const pump = () => {
         while (sent < total && response === '' && !socket.destroyed) {

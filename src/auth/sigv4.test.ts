@@ -43,7 +43,7 @@ function signer(service: SigV4Service, o: { region?: string; signingService?: st
 function httpRequest(input: Input) {
   return {
     method: input.method ?? 'POST', protocol: 'http:', hostname: 'localhost', port: 8080, path: input.path,
-    query: input.query ?? {}, headers: { host: 'localhost:8080', ...input.headers }, ...(input.body !== undefined && { body: input.body }),
+    query: input.query ?? {}, headers: { host: 'localhost:8080', ...input.headers } as Record<string, string>, ...(input.body !== undefined && { body: input.body }),
   };
 }
 

@@ -33,6 +33,7 @@
  *   declared `x-amz-content-sha256`.
  * - MissingAuthentication: never thrown here (parseSignature returns undefined); for callers.
  */
+import * as crypto from 'node:crypto';
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
 export type SigV4Service = 'sagemaker' | 's3';
@@ -87,8 +88,11 @@ const HEX_SHA256 = /^[0-9a-fA-F]{64}$/;
 const DIGITS = /^[0-9]+$/;
 const MISMATCH = 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.';
 
+/** crypto.hash (Node 20.12+) skips the Hash object: half the cost of createHash on short input. */
+const oneShot = (crypto as { hash?: (algorithm: string, data: Buffer | string, encoding: 'hex') => string }).hash;
+
 export function sha256Hex(data: Buffer | string): string {
-  return createHash('sha256').update(data).digest('hex');
+  return oneShot ? oneShot('sha256', data, 'hex') : createHash('sha256').update(data).digest('hex');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -102,9 +106,11 @@ export function parseSignature(req: SignedRequest, expect: { service: SigV4Servi
   let contentSha: string | undefined;
   const raw = req.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i]!.toLowerCase();
+    const length = raw[i]!.length;
+    // Only names of these lengths matter here: lower-casing the others is wasted work.
+    if (length !== 4 && length !== 10 && length !== 13 && length !== 20) continue;
     const value = raw[i + 1]!;
-    switch (name) {
+    switch (raw[i]!.toLowerCase()) {
       case 'authorization':
         if (authorization !== undefined) throw malformed(s3, 'header', 'the request carries more than one Authorization header.');
         authorization = value;
@@ -134,7 +140,7 @@ export function parseSignature(req: SignedRequest, expect: { service: SigV4Servi
   if (authorization !== undefined) {
     parsed = parseAuthorizationHeader(authorization, s3);
     if (amzDateHeader !== undefined) {
-      if (!isBasicDate(amzDateHeader)) throw malformed(s3, 'header', `X-Amz-Date "${amzDateHeader.slice(0, 40)}" is not a date like 20130524T000000Z.`);
+      if (Number.isNaN(parseBasicDate(amzDateHeader))) throw malformed(s3, 'header', `X-Amz-Date "${amzDateHeader.slice(0, 40)}" is not a date like 20130524T000000Z.`);
       parsed.amzDate = amzDateHeader;
     } else if (dateHeader !== undefined) {
       const ms = Date.parse(dateHeader);
@@ -235,7 +241,7 @@ function parseQueryAuth(p: QueryAuthParams, s3: boolean): ParsedSignature {
     throw malformed(s3, 'query', 'a presigned URL requires X-Amz-Algorithm, X-Amz-Credential, X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders and X-Amz-Signature.');
   }
   const parsed = assemble('query', p.credential!, p.signedHeaders!, p.signature!, s3);
-  if (!isBasicDate(p.date!)) throw malformed(s3, 'query', `X-Amz-Date "${p.date!.slice(0, 40)}" is not a date like 20130524T000000Z.`);
+  if (Number.isNaN(parseBasicDate(p.date!))) throw malformed(s3, 'query', `X-Amz-Date "${p.date!.slice(0, 40)}" is not a date like 20130524T000000Z.`);
   parsed.amzDate = p.date!;
   const expires = DIGITS.test(p.expires!) ? Number(p.expires) : Number.NaN;
   if (!(expires >= 1 && expires <= MAX_EXPIRES_SECONDS)) {
@@ -247,20 +253,48 @@ function parseQueryAuth(p: QueryAuthParams, s3: boolean): ParsedSignature {
 
 /** The parts both forms share: the credential scope and the signed header list. */
 function assemble(via: 'header' | 'query', credential: string, signedHeaderList: string, signature: string, s3: boolean): ParsedSignature {
-  const parts = credential.split('/');
-  if (parts.length !== 5 || parts.some((p) => p === '')) {
+  const scope = scopeParts(credential);
+  if (scope === undefined) {
     throw malformed(s3, via, `the Credential "${credential.slice(0, 120)}" is mal-formed; expecting "<access key id>/YYYYMMDD/REGION/SERVICE/aws4_request".`);
   }
-  const [accessKeyId, scopeDate, region, service, terminator] = parts as [string, string, string, string, string];
-  if (terminator !== TERMINATOR) throw malformed(s3, via, `the Credential ends in "${terminator.slice(0, 40)}"; it must end in "aws4_request".`);
-  const signedHeaders = signedHeaderList.split(';');
+  const [accessKeyId, scopeDate, region, service] = scope;
+  const signedHeaders = signedHeaderNames(signedHeaderList);
+  if (typeof signedHeaders === 'string') throw malformed(s3, via, signedHeaders);
+  return { via, accessKeyId, amzDate: '', scopeDate, region, service, signedHeaders, signature };
+}
+
+// A client sends the same credential and header list on every request: each is split once.
+const PARSE_CACHE_MAX = 1000;
+const scopeCache = new Map<string, readonly [string, string, string, string]>();
+const signedHeadersCache = new Map<string, readonly string[]>();
+
+function remember<V>(cache: Map<string, V>, key: string, value: V): V {
+  if (cache.size >= PARSE_CACHE_MAX) cache.clear();
+  cache.set(key, value);
+  return value;
+}
+
+/** AKID/date/region/service/aws4_request → [AKID, date, region, service], or undefined. */
+function scopeParts(credential: string): readonly [string, string, string, string] | undefined {
+  const hit = scopeCache.get(credential);
+  if (hit) return hit;
+  const parts = credential.split('/');
+  if (parts.length !== 5 || parts.some((p) => p === '') || parts[4] !== TERMINATOR) return undefined;
+  return remember(scopeCache, credential, [parts[0]!, parts[1]!, parts[2]!, parts[3]!] as const);
+}
+
+/** The names, or what is wrong with the list. */
+function signedHeaderNames(list: string): readonly string[] | string {
+  const hit = signedHeadersCache.get(list);
+  if (hit) return hit;
+  const names = list.split(';');
   let host = false;
-  for (const h of signedHeaders) {
-    if (h === '') throw malformed(s3, via, `SignedHeaders "${signedHeaderList.slice(0, 120)}" has an empty header name.`);
+  for (const h of names) {
+    if (h === '') return `SignedHeaders "${list.slice(0, 120)}" has an empty header name.`;
     if (h.toLowerCase() === 'host') host = true;
   }
-  if (!host) throw malformed(s3, via, "'Host' must be a 'SignedHeader' in the AWS Authorization.");
-  return { via, accessKeyId, amzDate: '', scopeDate, region, service, signedHeaders, signature };
+  if (!host) return "'Host' must be a 'SignedHeader' in the AWS Authorization.";
+  return remember(signedHeadersCache, list, Object.freeze(names));
 }
 
 function checkScope(p: ParsedSignature, expect: { service: SigV4Service; region: string }): void {
@@ -375,10 +409,15 @@ function signingKeyFor(secret: string, date: string, region: string, service: st
   return key;
 }
 
-function indexOfSigned(signed: readonly string[], lowerName: string): number {
+/** Where `name` (any case) is among the signed headers, or -1; lengths first, so most names cost no lower-casing. */
+function indexOfSigned(signed: readonly string[], name: string): number {
+  let lower: string | undefined;
   for (let i = 0; i < signed.length; i++) {
     const s = signed[i]!;
-    if (s === lowerName || (s.length === lowerName.length && s.toLowerCase() === lowerName)) return i;
+    if (s.length !== name.length) continue;
+    if (s === name) return i;
+    lower ??= name.toLowerCase();
+    if (s === lower || s.toLowerCase() === lower) return i;
   }
   return -1;
 }
@@ -387,7 +426,7 @@ function indexOfSigned(signed: readonly string[], lowerName: string): number {
 function canonicalHeaders(raw: readonly string[], signed: readonly string[]): { text: string; missing?: string } {
   const values: (string | undefined)[] = new Array(signed.length);
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    const at = indexOfSigned(signed, raw[i]!.toLowerCase());
+    const at = indexOfSigned(signed, raw[i]!);
     if (at === -1) continue;
     const v = canonicalHeaderValue(raw[i + 1]!);
     const prev = values[at];
@@ -423,30 +462,35 @@ function canonicalHeaderValue(v: string): string {
   return out;
 }
 
-/** S3: no normalization; each segment decoded and encoded once. */
+/** S3: no normalization; each segment decoded and encoded once (an encoded slash stays %2F). */
 function s3CanonicalPath(rawPath: string): string {
-  if (rawPath === '' || rawPath === '/') return '/';
-  let out = '';
-  let at = 0;
-  for (;;) {
-    const slash = rawPath.indexOf('/', at);
-    out += recode(slash === -1 ? rawPath.slice(at) : rawPath.slice(at, slash), true);
-    if (slash === -1) return out;
-    out += '/';
-    at = slash + 1;
-  }
+  return rawPath === '' ? '/' : recode(rawPath, true, true);
 }
 
 /** Other services: `.`, `..` and empty segments removed, then the (already encoded) path encoded again. */
 function normalizedCanonicalPath(rawPath: string): string {
+  if (!needsNormalizing(rawPath)) return recode(rawPath, false, true);
   const segments: string[] = [];
   for (const s of rawPath.split('/')) {
     if (s === '' || s === '.') continue;
     if (s === '..') segments.pop();
-    else segments.push(recode(s, false));
+    else segments.push(recode(s, false, false));
   }
   if (segments.length === 0) return '/';
   return (rawPath.startsWith('/') ? '/' : '') + segments.join('/') + (rawPath.endsWith('/') ? '/' : '');
+}
+
+/** Whether a path has empty, `.` or `..` segments (or does not start with a slash). */
+function needsNormalizing(path: string): boolean {
+  if (path.charCodeAt(0) !== 47 /* / */) return true;
+  if (path.length === 1) return false;
+  for (let i = 0; i < path.length; i++) {
+    if (path.charCodeAt(i) !== 47) continue;
+    // The character after a slash: another slash, or the end (an empty segment), or a dot.
+    const next = path.charCodeAt(i + 1);
+    if (next === 47 || Number.isNaN(next) || next === 46 /* . */) return true;
+  }
+  return false;
 }
 
 /** Query pairs decoded then encoded, sorted by name then value; X-Amz-Signature left out (the SDKs leave it out whatever the auth form). */
@@ -455,9 +499,9 @@ function canonicalQuery(query: string): string {
   for (const piece of query.split('&')) {
     if (piece === '') continue;
     const eq = piece.indexOf('=');
-    const name = recode(eq === -1 ? piece : piece.slice(0, eq), true);
+    const name = recode(eq === -1 ? piece : piece.slice(0, eq), true, false);
     if (name.length === 15 && name.toLowerCase() === 'x-amz-signature') continue;
-    pairs.push([name, eq === -1 ? '' : recode(piece.slice(eq + 1), true)]);
+    pairs.push([name, eq === -1 ? '' : recode(piece.slice(eq + 1), true, false)]);
   }
   if (pairs.length > 1) pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
   let out = '';
@@ -471,6 +515,9 @@ function canonicalQuery(query: string): string {
 /** 1 for the bytes AWS leaves unencoded: A-Z a-z 0-9 - . _ ~ */
 const UNRESERVED = new Uint8Array(128);
 for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~') UNRESERVED[c.charCodeAt(0)] = 1;
+/** The same, and a literal '/' (a path's separators; an encoded one is still encoded). */
+const UNRESERVED_OR_SLASH = UNRESERVED.slice();
+UNRESERVED_OR_SLASH[47] = 1;
 const HEX = '0123456789ABCDEF';
 
 function hexValue(c: number): number {
@@ -483,15 +530,17 @@ function hexValue(c: number): number {
 /**
  * AWS's URI encoding of `s`, in one pass: with `decode`, `%XX` escapes are first read as the
  * byte they stand for (so an encoded and a literal `~` come out the same, and `%2F` stays
- * `%2F`); without, `%` is a character like any other (the SDKs' second encoding). Characters
- * beyond ASCII are taken as UTF-8. `+` is a plus, never a space. Returns `s` itself when nothing changes.
+ * `%2F`); without, `%` is a character like any other (the SDKs' second encoding). With
+ * `keepSlash`, a literal `/` is kept (a whole path at once). Characters beyond ASCII are taken
+ * as UTF-8. `+` is a plus, never a space. Returns `s` itself when nothing changes.
  */
-function recode(s: string, decode: boolean): string {
+function recode(s: string, decode: boolean, keepSlash: boolean): string {
+  const keep = keepSlash ? UNRESERVED_OR_SLASH : UNRESERVED;
   let i = 0;
   const n = s.length;
   for (; i < n; i++) {
     const c = s.charCodeAt(i);
-    if (c >= 128 || UNRESERVED[c] !== 1) break;
+    if (c >= 128 || keep[c] !== 1) break;
   }
   if (i === n) return s;
   let out = s.slice(0, i);
@@ -508,7 +557,7 @@ function recode(s: string, decode: boolean): string {
       }
     }
     if (c < 128) {
-      out += UNRESERVED[c] === 1 ? s[i] : '%' + HEX[c >> 4] + HEX[c & 15];
+      out += keep[c] === 1 ? s[i] : '%' + HEX[c >> 4] + HEX[c & 15];
       continue;
     }
     // Non-ASCII (node refuses it in a request line, but a caller may hand us decoded text).
@@ -536,17 +585,29 @@ function rawQuery(rawUrl: string): string | undefined {
 // ---------------------------------------------------------------------------------------------
 // dates
 
-const BASIC_DATE = /^\d{8}T\d{6}Z$/;
-
-function isBasicDate(s: string): boolean {
-  if (!BASIC_DATE.test(s)) return false;
-  const ms = parseBasicDate(s);
-  // Rejects 20130231 and the like: Date.UTC would roll them over.
-  return !Number.isNaN(ms) && basicDate(ms) === s;
+/** Milliseconds of a 20130524T000000Z date, NaN unless it is one (a real day: no 20130231). */
+function parseBasicDate(s: string): number {
+  if (s.length !== 16 || s.charCodeAt(8) !== 84 /* T */ || s.charCodeAt(15) !== 90 /* Z */) return Number.NaN;
+  const year = digits(s, 0, 4);
+  const month = digits(s, 4, 6);
+  const day = digits(s, 6, 8);
+  const hours = digits(s, 9, 11);
+  const minutes = digits(s, 11, 13);
+  const seconds = digits(s, 13, 15);
+  if (!(month >= 1 && month <= 12 && day >= 1 && hours <= 23 && minutes <= 59 && seconds <= 59)) return Number.NaN;
+  const ms = Date.UTC(year, month - 1, day, hours, minutes, seconds);
+  // Date.UTC rolls a day past the month's end into the next month.
+  return day <= 28 || new Date(ms).getUTCDate() === day ? ms : Number.NaN;
 }
 
-function parseBasicDate(s: string): number {
-  return Date.UTC(+s.slice(0, 4), +s.slice(4, 6) - 1, +s.slice(6, 8), +s.slice(9, 11), +s.slice(11, 13), +s.slice(13, 15));
+function digits(s: string, from: number, to: number): number {
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return Number.NaN;
+    n = n * 10 + d;
+  }
+  return n;
 }
 
 /** 20130524T000000Z */

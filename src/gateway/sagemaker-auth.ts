@@ -39,7 +39,6 @@ export interface SageMakerAuthOptions {
 }
 
 const EMPTY_SHA256 = createHash('sha256').digest('hex');
-const HEX_SHA256 = /^[0-9a-f]{64}$/i;
 
 const FAILURE_CODES: Record<AuthError['failure'], ErrorCode> = {
   MissingAuthentication: 'MissingAuthentication',
@@ -87,11 +86,12 @@ export function registerSageMakerAuth(app: FastifyInstance, options: SageMakerAu
       if (caller) {
         const body = request.body as Buffer | undefined;
         const actual = body && body.length > 0 ? createHash('sha256').update(body).digest('hex') : EMPTY_SHA256;
+        // Always the hash of the bytes received: these APIs take no UNSIGNED-PAYLOAD (that is S3's).
         const declared = request.headers['x-amz-content-sha256'];
-        if (typeof declared === 'string' && HEX_SHA256.test(declared) && declared.toLowerCase() !== actual) {
-          throw new AuthError('PayloadMismatch', 'The x-amz-content-sha256 header does not match the SHA-256 of the body received; nothing was done. Send the request again.');
+        if (declared !== undefined && String(declared).toLowerCase() !== actual) {
+          throw new AuthError('PayloadMismatch', 'The x-amz-content-sha256 header is not the SHA-256 of the body received; nothing was done. Send the request again, signing the body as it is sent.');
         }
-        authenticator.verify(signedRequestOf(request), caller, typeof declared === 'string' ? declared : actual, 'sagemaker');
+        authenticator.verify(signedRequestOf(request), caller, actual, 'sagemaker');
       } else if (authenticator.enabled) {
         throw new AppError('MissingAuthentication', 'Missing Authentication Token');
       }
