@@ -120,3 +120,75 @@ describe('instances and autoscaling', () => {
     expect(() => load({ max: 1 }, { model: { url: 'http://127.0.0.1:9000' } })).toThrow(/instances\.max: an endpoint with model\.url is not scaled/);
   });
 });
+
+describe('loadConfig: access', () => {
+  const policy = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'sagemaker:InvokeEndpointAsync', Resource: '*' }] };
+
+  it('defaults to signed requests, signed /metrics, no extra hosts or origins, no TLS', () => {
+    const config = loadConfig({ file: writeConfig('c.json', '{}') });
+    expect(config.auth).toEqual({ mode: 'sigv4', keys: [], metrics: 'signed' });
+    expect(config.allowedHosts).toEqual([]);
+    expect(config.cors.allowedOrigins).toEqual([]);
+    expect(config.tls).toBeUndefined();
+  });
+
+  it('reads each secret from where the key says: inline, a file, an environment variable; and a root key from ASYNCINFER_*', () => {
+    const secretFile = writeConfig('secret', 'from-a-file-0123456789\n');
+    const config = loadConfig({
+      file: writeConfig('c.json', JSON.stringify({
+        auth: {
+          keys: [
+            { accessKeyId: 'INLINE', secretAccessKey: 'inline-secret-0123456789', policy },
+            { accessKeyId: 'FILE', secretAccessKeyFile: secretFile },
+            { accessKeyId: 'ENV', secretAccessKeyEnv: 'MY_SECRET' },
+          ],
+        },
+      })),
+      env: { MY_SECRET: 'from-the-environment-0123', ASYNCINFER_ACCESS_KEY_ID: 'ROOT', ASYNCINFER_SECRET_ACCESS_KEY: 'root-secret-0123456789' },
+    });
+    expect(config.auth.keys.map((k) => [k.accessKeyId, k.secretAccessKey, k.policy !== undefined])).toEqual([
+      ['INLINE', 'inline-secret-0123456789', true],
+      ['FILE', 'from-a-file-0123456789', false],
+      ['ENV', 'from-the-environment-0123', false],
+      ['ROOT', 'root-secret-0123456789', false],
+    ]);
+  });
+
+  it('reports key problems with their paths: two sources, a bad policy; a duplicate id; a short secret and a missing variable', () => {
+    const duplicate = { accessKeyId: 'DUP', secretAccessKey: 'dup-secret-0123456789' };
+    expect(() => loadConfig({ file: writeConfig('c.json', JSON.stringify({ auth: { keys: [duplicate, duplicate] } })) }))
+      .toThrow('auth.keys[1].accessKeyId: duplicate access key id "DUP"');
+    const file = writeConfig('c.json', JSON.stringify({
+      auth: {
+        keys: [
+          { accessKeyId: 'OK', secretAccessKey: 'ok-secret-0123456789' },
+          { accessKeyId: 'OK2', secretAccessKey: 'ok2-secret-0123456789' },
+          { accessKeyId: 'BOTH', secretAccessKey: 'x', secretAccessKeyEnv: 'X' },
+          { accessKeyId: 'BADPOLICY', secretAccessKey: 'bad-policy-0123456789', policy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'ec2:*', Resource: '*' }] } },
+        ],
+      },
+    }));
+    let message = '';
+    try {
+      loadConfig({ file });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toContain('auth.keys[2]: give exactly one of "secretAccessKey", "secretAccessKeyFile" or "secretAccessKeyEnv"');
+    expect(message).toContain('service is one of sagemaker, s3, asyncinfer');
+
+    const weak = () => loadConfig({ file: writeConfig('c.json', JSON.stringify({ auth: { keys: [{ accessKeyId: 'WEAK', secretAccessKey: 'short' }, { accessKeyId: 'UNSET', secretAccessKeyEnv: 'NOT_SET' }] } })), env: {} });
+    expect(weak).toThrow(/auth\.keys\[0\] \(WEAK\): a secret access key must be 16-128 characters[\s\S]*auth\.keys\[1\]\.secretAccessKeyEnv: the environment variable NOT_SET is not set/);
+  });
+
+  it('allows auth off only on a loopback address', () => {
+    const off = (host: string) => () => loadConfig({ file: writeConfig('c.json', JSON.stringify({ host, auth: { mode: 'off' } })) });
+    for (const host of ['127.0.0.1', '127.0.0.5', 'localhost', '::1']) expect(off(host)).not.toThrow();
+    for (const host of ['0.0.0.0', '::', '10.0.0.5', 'asyncinfer.internal']) expect(off(host)).toThrow(/auth\.mode: "off" serves every request unauthenticated/);
+  });
+
+  it('takes TLS files from the flags, over the file', () => {
+    const config = loadConfig({ file: writeConfig('c.json', JSON.stringify({ tls: { cert: 'a.pem', key: 'a.key' } })), flags: { tlsCert: 'b.pem' } });
+    expect(config.tls).toEqual({ cert: 'b.pem', key: 'a.key' });
+  });
+});
