@@ -34,6 +34,7 @@ beforeAll(async () => {
   server = await startServer({
     config: {
       endpoints: [controlEndpoint('ep-a'), controlEndpoint('ep-b')],
+      cors: { allowedOrigins: ['https://app.example.com'] },
       auth: {
         keys: [
           { ...INVOKE_A_ONLY, policy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'sagemaker:InvokeEndpointAsync', Resource: ARN('ep-a') }] } },
@@ -274,6 +275,26 @@ describe('browsers', () => {
     const fromPage = await signedFetch(url, { body: '{}', headers: { origin: 'https://evil.example' } });
     expect(fromPage.status).toBe(403);
     expect(fromPage.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});
+
+describe('CORS', () => {
+  it('grants a configured origin (preflight and answers, both ports), and no other', async () => {
+    for (const base of [server.url, server.s3Url!]) {
+      const preflight = await fetch(`${base}/endpoints/ep-a/async-invocations`, {
+        method: 'OPTIONS', headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,x-amz-date' },
+      });
+      expect(preflight.status).toBe(204);
+      expect(preflight.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+      expect(preflight.headers.get('access-control-allow-headers')).toBe('authorization,x-amz-date');
+      const foreign = await fetch(`${base}/endpoints/ep-a/async-invocations`, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
+      expect(foreign.status).toBe(403);
+      expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
+    }
+    const res = await signedFetch(`${server.url}/endpoints/ep-a/async-invocations`, { body: '{}', headers: { origin: 'https://app.example.com' } });
+    expect(res.status).toBe(202);
+    expect(res.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+    expect(res.headers.get('access-control-expose-headers')).toContain('x-amzn-sagemaker-outputlocation');
   });
 });
 
