@@ -4,6 +4,7 @@
  * S3's 400 where S3 answers so), and nothing refused is ever queued.
  */
 import { execFileSync } from 'node:child_process';
+import { createHash, createHmac } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { Agent } from 'node:https';
@@ -191,6 +192,27 @@ describe('the embedded S3 API', () => {
     expect(put.status).toBe(400);
     expect(await put.text()).toContain('<Code>XAmzContentSHA256Mismatch</Code>');
     expect((await fetch(`${server.s3Url}/bucket/t.txt`, { method: 'PUT', headers: tampered, body: 'signed body' })).status).toBe(200);
+  });
+
+  it('verifies every chunk signature of a STREAMING-AWS4-HMAC-SHA256-PAYLOAD upload, and stores nothing when one is forged', async () => {
+    const data = Buffer.alloc(70_000, 'a');
+    const put = async (key: string, tamper: boolean) => {
+      const url = `${server.s3Url}/bucket/${key}`;
+      const headers = await signHeaders({
+        method: 'PUT', url, region: REGION, service: 's3', credentials: TEST_CREDENTIALS,
+        headers: { 'content-encoding': 'aws-chunked', 'x-amz-content-sha256': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD', 'x-amz-decoded-content-length': String(data.length) },
+      });
+      delete headers.host;
+      const body = streamingBody(data, 65_536, headers, tamper);
+      return fetch(url, { method: 'PUT', headers, body });
+    };
+    expect((await put('streamed/ok.bin', false)).status).toBe(200);
+    const got = await s3(TEST_CREDENTIALS).send(new GetObjectCommand({ Bucket: 'bucket', Key: 'streamed/ok.bin' }));
+    expect(Buffer.from(await got.Body!.transformToByteArray()).equals(data)).toBe(true);
+    const forged = await put('streamed/forged.bin', true);
+    expect(forged.status).toBe(403);
+    expect(await forged.text()).toContain('<Code>SignatureDoesNotMatch</Code>');
+    expect(await failure(s3(TEST_CREDENTIALS).send(new GetObjectCommand({ Bucket: 'bucket', Key: 'streamed/forged.bin' })))).toMatchObject({ name: 'NoSuchKey' });
   });
 
   it('serves presigned GET and PUT URLs to plain fetch, and refuses an expired one', async () => {
@@ -390,6 +412,30 @@ describe('TLS', () => {
     }
   });
 });
+
+/**
+ * An aws-chunked body whose chunks are signed as the AWS documentation describes (each chunk's
+ * signature chains from the previous one, starting at the Authorization header's); `tamper` flips
+ * a byte of the last data chunk after it was signed.
+ */
+function streamingBody(data: Buffer, chunkSize: number, headers: Record<string, string>, tamper: boolean): Buffer {
+  const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+  const hmac = (key: Buffer | string, text: string) => createHmac('sha256', key).update(text).digest();
+  const amzDate = headers['x-amz-date']!;
+  const scope = `${amzDate.slice(0, 8)}/${REGION}/s3/aws4_request`;
+  const signingKey = ['us-east-1', 's3', 'aws4_request'].reduce((key, part) => hmac(key, part), hmac(`AWS4${TEST_CREDENTIALS.secretAccessKey}`, amzDate.slice(0, 8)));
+  let previous = /Signature=([0-9a-f]{64})/.exec(headers.authorization!)![1]!;
+  const parts: Buffer[] = [];
+  const chunks = [];
+  for (let at = 0; at < data.length; at += chunkSize) chunks.push(Buffer.from(data.subarray(at, at + chunkSize)));
+  chunks.push(Buffer.alloc(0));
+  chunks.forEach((chunk, i) => {
+    previous = hmac(signingKey, ['AWS4-HMAC-SHA256-PAYLOAD', amzDate, scope, previous, sha(''), sha(chunk)].join('\n')).toString('hex');
+    if (tamper && i === chunks.length - 2) chunk[0] = 0x62;
+    parts.push(Buffer.from(`${chunk.length.toString(16)};chunk-signature=${previous}\r\n`), chunk, Buffer.from('\r\n'));
+  });
+  return Buffer.concat(parts);
+}
 
 function writeConfig(config: Record<string, unknown>): string {
   const file = path.join(tempDir(), 'config.json');

@@ -78,7 +78,13 @@ function rethrow<T>(fn: () => T): T {
   try {
     return fn();
   } catch (err) {
-    if (err instanceof SigV4Error) throw new AuthError(err.failure, err.message, err.details as Record<string, string> | undefined);
-    throw err;
+    throw asAuthError(err) ?? err;
   }
+}
+
+/** A refusal from any step of verification (a streamed chunk's signature included) as an AuthError; undefined for anything else. */
+export function asAuthError(err: unknown): AuthError | undefined {
+  if (err instanceof AuthError) return err;
+  if (err instanceof SigV4Error) return new AuthError(err.failure, err.message, err.details as Record<string, string> | undefined);
+  return undefined;
 }

@@ -1,4 +1,4 @@
-export { createAuthenticator, AuthError, type AuthFailure, type Authenticator, type Caller, type VerifiedCaller } from './authenticator.js';
+export { asAuthError, createAuthenticator, AuthError, type AuthFailure, type Authenticator, type Caller, type VerifiedCaller } from './authenticator.js';
 export { createKeyRing, type AccessKey, type KeyRing } from './key-ring.js';
 export { KeyStatuses, credentialsFileText, newAccessKey, type KeyStatus, type StoredKey } from './access-keys.js';
 export { CREDENTIALS_PROFILE, ensureRootKey } from './root-key.js';

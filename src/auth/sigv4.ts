@@ -267,6 +267,8 @@ function assemble(via: 'header' | 'query', credential: string, signedHeaderList:
 const PARSE_CACHE_MAX = 1000;
 const scopeCache = new Map<string, readonly [string, string, string, string]>();
 const signedHeadersCache = new Map<string, readonly string[]>();
+/** The list as sent, for the canonical request, by the (cached) array. */
+const signedHeadersText = new WeakMap<readonly string[], string>();
 
 function remember<V>(cache: Map<string, V>, key: string, value: V): V {
   if (cache.size >= PARSE_CACHE_MAX) cache.clear();
@@ -294,6 +296,7 @@ function signedHeaderNames(list: string): readonly string[] | string {
     if (h.toLowerCase() === 'host') host = true;
   }
   if (!host) return "'Host' must be a 'SignedHeader' in the AWS Authorization.";
+  signedHeadersText.set(names, list);
   return remember(signedHeadersCache, list, Object.freeze(names));
 }
 
@@ -370,7 +373,7 @@ export function verifySignature(req: SignedRequest, parsed: ParsedSignature, sec
     + (s3 ? s3CanonicalPath(rawPath) : normalizedCanonicalPath(rawPath)) + '\n'
     + (q === -1 ? '' : canonicalQuery(req.rawUrl.slice(q + 1))) + '\n'
     + headersText + '\n'
-    + parsed.signedHeaders.join(';') + '\n'
+    + (signedHeadersText.get(parsed.signedHeaders) ?? parsed.signedHeaders.join(';')) + '\n'
     + payloadHash;
   const scope = `${parsed.scopeDate}/${parsed.region}/${parsed.service}/${TERMINATOR}`;
   const stringToSign = `${ALGORITHM}\n${parsed.amzDate}\n${scope}\n${sha256Hex(canonicalRequest)}`;

@@ -28,7 +28,7 @@ export const listBuckets: S3Operation = async (deps, call) => {
 
 export const createBucket: S3Operation = async (deps, call) => {
   // A CreateBucketConfiguration (LocationConstraint) may come along; there is one location here.
-  await readSmallBody(call.request, call.reply, 64 * 1024);
+  await readSmallBody(call, 64 * 1024);
   // An existing bucket is the store's BucketExists: BucketAlreadyOwnedByYou (409), as S3 answers
   // outside us-east-1 and as S3-compatible servers answer everywhere.
   await deps.store.createBucket(call.bucket);

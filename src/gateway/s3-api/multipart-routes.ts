@@ -47,7 +47,7 @@ export const uploadPart: S3Operation = async (deps, call) => {
     throw s3Error('InvalidArgument', `Part number must be an integer between 1 and ${MAX_PART_NUMBER}, inclusive, not "${rawNumber.slice(0, 20)}".`, { ArgumentName: 'partNumber', ArgumentValue: rawNumber.slice(0, 20) });
   }
   const contentMd5 = contentMd5Of(request.headers);
-  const body = openUploadBody(request, reply);
+  const body = openUploadBody(call);
   const { etag } = await deps.store.uploadPart(uploadIdOf(call), { bucket, key }, partNumber, body.stream, {
     ...(contentMd5 !== undefined && { contentMd5 }),
   });
@@ -60,7 +60,7 @@ export const uploadPart: S3Operation = async (deps, call) => {
 export const completeMultipartUpload: S3Operation = async (deps, call) => {
   const { request, reply, bucket, key } = call;
   checkKey(key);
-  const doc = parseXml(await readSmallBody(request, reply, 4 * 1024 * 1024), 'CompleteMultipartUpload');
+  const doc = parseXml(await readSmallBody(call, 4 * 1024 * 1024), 'CompleteMultipartUpload');
   const parts = ((doc.CompleteMultipartUpload as { Part?: unknown[] } | undefined)?.Part ?? []) as { PartNumber?: unknown; ETag?: unknown }[];
   const completed: CompletedPart[] = parts.map((p) => ({ partNumber: Number(p?.PartNumber), etag: String(p?.ETag ?? '').trim() }));
   if (completed.length === 0 || completed.some((p) => !Number.isInteger(p.partNumber) || p.etag === '')) {

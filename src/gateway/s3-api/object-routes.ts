@@ -26,7 +26,7 @@ export const putObject: S3Operation = async (deps, call) => {
   await requireBucket(deps, bucket);
   if (request.headers['x-amz-copy-source'] !== undefined) return copyObject(deps, call);
   const contentMd5 = contentMd5Of(request.headers);
-  const body = openUploadBody(request, reply);
+  const body = openUploadBody(call);
   const contentType = header(request, 'content-type');
   const { etag } = await deps.store.putObject({ bucket, key }, body.stream, {
     ...(contentType !== undefined && { contentType }),
@@ -140,7 +140,7 @@ const MAX_DELETE_KEYS = 1000;
 
 export const deleteObjects: S3Operation = async (deps, call) => {
   await requireBucket(deps, call.bucket);
-  const doc = parseXml(await readSmallBody(call.request, call.reply, 2 * 1024 * 1024), 'Delete');
+  const doc = parseXml(await readSmallBody(call, 2 * 1024 * 1024), 'Delete');
   const del = doc.Delete as { Object?: { Key?: unknown }[]; Quiet?: unknown } | undefined;
   const objects = del?.Object ?? [];
   if (!del || objects.length === 0 || objects.length > MAX_DELETE_KEYS || objects.some((o) => typeof o?.Key !== 'string')) {

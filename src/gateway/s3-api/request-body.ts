@@ -12,6 +12,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Checksum } from '../../storage/index.js';
 import { AwsChunkedDecoder, isAwsChunked } from './aws-chunked.js';
 import { ChecksumVerifier, checksFor } from './checksums.js';
+import type { S3Call } from './s3-call.js';
 import { s3Error } from './s3-error.js';
 
 const opened = new WeakSet<IncomingMessage>();
@@ -33,7 +34,9 @@ export interface UploadBody {
   checksum(): Checksum | undefined;
 }
 
-export function openUploadBody(request: FastifyRequest, reply: FastifyReply): UploadBody {
+/** The body of `call`'s request, checked as it streams against what its signature and headers promise. */
+export function openUploadBody(call: Pick<S3Call, 'request' | 'reply' | 'auth'>): UploadBody {
+  const { request, reply } = call;
   const headers = request.headers;
   let decodedLength: number | undefined;
   const declared = headers['x-amz-decoded-content-length'];
@@ -43,7 +46,8 @@ export function openUploadBody(request: FastifyRequest, reply: FastifyReply): Up
       throw s3Error('InvalidArgument', `x-amz-decoded-content-length must be the number of bytes of data in the body, not "${String(declared).slice(0, 40)}".`);
     }
   }
-  const decoder = isAwsChunked(headers) ? new AwsChunkedDecoder(decodedLength) : undefined;
+  const chain = call.auth.proof.chain;
+  const decoder = isAwsChunked(headers) ? new AwsChunkedDecoder({ ...(decodedLength !== undefined && { decodedLength }), ...(chain && { chain }) }) : undefined;
   const checks = checksFor(headers, () => decoder?.trailers);
   const verifier = checks.length > 0 ? new ChecksumVerifier(checks) : undefined;
 
@@ -87,8 +91,8 @@ export function discardUnreadBody(raw: IncomingMessage): void {
 }
 
 /** A small request document (XML), whole; past `maxBytes` it is refused. */
-export async function readSmallBody(request: FastifyRequest, reply: FastifyReply, maxBytes: number): Promise<string> {
-  const { stream } = openUploadBody(request, reply);
+export async function readSmallBody(call: Pick<S3Call, 'request' | 'reply' | 'auth'>, maxBytes: number): Promise<string> {
+  const { stream } = openUploadBody(call);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of stream) {

@@ -5,7 +5,7 @@
  * bucket or object ARN. Errors carry S3's names, so the SDKs raise their usual exceptions.
  */
 import type { FastifyRequest } from 'fastify';
-import { AuthError, ChunkSignatureChain, denialMessage, s3Arn, signedRequestOf, type Authenticator, type Caller } from '../../auth/index.js';
+import { asAuthError, AuthError, ChunkSignatureChain, denialMessage, s3Arn, signedRequestOf, type Authenticator, type Caller } from '../../auth/index.js';
 import { s3Error, S3Error } from './s3-error.js';
 
 /** What the body of an authenticated request must prove as it streams (request-body.ts). */
@@ -43,7 +43,8 @@ export function authenticateS3(authenticator: Authenticator, request: FastifyReq
       }
     }
   } catch (err) {
-    throw err instanceof AuthError ? toS3AuthError(err, request) : err;
+    const refused = asAuthError(err);
+    throw refused ? toS3AuthError(refused, request) : err;
   }
   return {
     signed: caller !== undefined,
