@@ -11,7 +11,7 @@ import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import { createAutoscaler, createFleetScaling, createRedisFleet, NO_INSTANCES, type Fleet, type ScalingSettings } from './autoscale/index.js';
 import { createRedisCatalog, createSqliteCatalog, type Catalog } from './catalog/index.js';
-import { startAccessControl } from './auth/index.js';
+import { startAccessControl, type MadeRootKey } from './auth/index.js';
 import { createMetrics } from './metrics/index.js';
 import { isLoopback, type EndpointConfig, type ResolvedConfig } from './config/index.js';
 import { AppError } from './errors.js';
@@ -29,6 +29,8 @@ export interface RunningServer {
   stop(): Promise<void>;
   /** Reads the TLS certificate and key again (SIGHUP). */
   reloadTls(): void;
+  /** The root key this start made, for the CLI to tell the user how to use it. */
+  madeRootKey?: MadeRootKey;
 }
 
 export function createLogger(config: Pick<ResolvedConfig, 'logLevel'>): Logger {
@@ -85,7 +87,7 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
     const fleet = cluster ? createRedisFleet({ url: cluster.url, cluster: cluster.cluster, prefix: cluster.prefix, logger: logger.child({ part: 'fleet' }) }) : undefined;
     if (fleet) await own('fleet', fleet).start();
 
-    const { keyRing, authenticator } = await startAccessControl({ auth: config.auth, region: config.region, dataDir: config.dataDir, catalog, logger: logger.child({ part: 'auth' }) });
+    const { keyRing, authenticator, madeRootKey } = await startAccessControl({ auth: config.auth, region: config.region, dataDir: config.dataDir, catalog, logger: logger.child({ part: 'auth' }) });
     own('key ring', keyRing);
     const guard = createHttpGuard({ bindHost: config.host, allowedHosts: config.allowedHosts, allowedOrigins: config.cors.allowedOrigins });
     const tls = config.tls;
@@ -158,6 +160,7 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
     logger.info({ url, s3Url, role: config.role, queue: config.queue.type, dataDir: config.dataDir, endpoints: config.endpoints.map((e) => e.name) }, 'asyncinfer listening');
     return {
       url,
+      ...(madeRootKey && { madeRootKey }),
       stop: stopAll,
       reloadTls() {
         gateway.reloadTls();

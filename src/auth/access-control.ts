@@ -9,11 +9,13 @@ import type { Catalog } from '../catalog/index.js';
 import type { ConfiguredKey } from '../config/index.js';
 import { createAuthenticator, type Authenticator } from './authenticator.js';
 import { createKeyRing, type KeyRing } from './key-ring.js';
-import { ensureRootKey } from './root-key.js';
+import { ensureRootKey, type MadeRootKey } from './root-key.js';
 
 export interface AccessControl {
   keyRing: KeyRing;
   authenticator: Authenticator;
+  /** The root key this start made (no key anywhere before it). */
+  madeRootKey?: MadeRootKey;
 }
 
 export async function startAccessControl(p: {
@@ -23,12 +25,13 @@ export async function startAccessControl(p: {
   const { logger } = p;
   // Keys (catalog.db, credentials), the queue and outputs live here: owner-only.
   await chmod(p.dataDir, 0o700).catch((err: unknown) => logger.warn({ err, dataDir: p.dataDir }, 'could not make the data dir owner-only'));
+  let madeRootKey: MadeRootKey | undefined;
   if (p.auth.mode === 'off') {
     logger.warn('auth.mode is "off": every request is served unauthenticated. Use this only for throw-away local work; remove it to require signed requests.');
   } else {
-    await ensureRootKey({ catalog: p.catalog, dataDir: p.dataDir, configuredKeys: p.auth.keys.length, logger });
+    madeRootKey = await ensureRootKey({ catalog: p.catalog, dataDir: p.dataDir, configuredKeys: p.auth.keys.length, logger });
   }
   const keyRing = createKeyRing({ configured: p.auth.keys, catalog: p.catalog, logger, ...(p.refreshIntervalMs !== undefined && { refreshIntervalMs: p.refreshIntervalMs }) });
   await keyRing.start();
-  return { keyRing, authenticator: createAuthenticator({ mode: p.auth.mode, keys: keyRing, region: p.region }) };
+  return { keyRing, authenticator: createAuthenticator({ mode: p.auth.mode, keys: keyRing, region: p.region }), ...(madeRootKey && { madeRootKey }) };
 }

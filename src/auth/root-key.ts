@@ -12,21 +12,34 @@ import { credentialsFileText, newAccessKey, type StoredKey } from './access-keys
 
 export const CREDENTIALS_PROFILE = 'asyncinfer';
 
-export async function ensureRootKey(p: {
-  catalog: Pick<Catalog, 'list' | 'create'>; dataDir: string; configuredKeys: number; logger: Logger;
-}): Promise<void> {
-  if (p.configuredKeys > 0 || (await p.catalog.list('access-key')).length > 0) return;
-  const key = newAccessKey();
-  const doc: StoredKey = { SecretAccessKey: key.secretAccessKey, Status: 'Active', CreateDate: new Date().toISOString(), Description: 'root key made at the first start' };
-  // Another node sharing the catalog may make one at the same moment: both keys are valid.
-  if (!(await p.catalog.create('access-key', key.accessKeyId, doc))) return;
-  const file = path.join(p.dataDir, 'credentials');
-  await writeFile(file, credentialsFileText(CREDENTIALS_PROFILE, key), { mode: 0o600 });
-  await chmod(file, 0o600);
-  p.logger.warn({ accessKeyId: key.accessKeyId, credentialsFile: file },
-    `No access key was configured, so this first start made a root key (${key.accessKeyId}); every request must be signed with it. ` +
+export interface MadeRootKey {
+  accessKeyId: string;
+  credentialsFile: string;
+}
+
+/** How to use a root key just made: what the log line says and the CLI prints. */
+export function rootKeyInstructions(key: MadeRootKey): string {
+  const file = key.credentialsFile;
+  return `No access key was configured, so this first start made a root key (${key.accessKeyId}); every request must be signed with it. ` +
     `Its credentials are in ${file} (owner-only). Point the AWS SDKs and CLI at it with\n` +
     `  export AWS_SHARED_CREDENTIALS_FILE=${file} AWS_PROFILE=${CREDENTIALS_PROFILE}\n` +
     `or\n  export AWS_ACCESS_KEY_ID=${key.accessKeyId}\n  export AWS_SECRET_ACCESS_KEY=$(sed -n 's/^aws_secret_access_key = //p' ${file})\n` +
-    'More keys, with policies: asyncinfer keys create --help (docs/security.md).');
+    'More keys, with policies: asyncinfer keys create --help (docs/security.md).';
+}
+
+/** Makes the root key when there is no key anywhere; says which key it made, if it made one. */
+export async function ensureRootKey(p: {
+  catalog: Pick<Catalog, 'list' | 'create'>; dataDir: string; configuredKeys: number; logger: Logger;
+}): Promise<MadeRootKey | undefined> {
+  if (p.configuredKeys > 0 || (await p.catalog.list('access-key')).length > 0) return undefined;
+  const key = newAccessKey();
+  const doc: StoredKey = { SecretAccessKey: key.secretAccessKey, Status: 'Active', CreateDate: new Date().toISOString(), Description: 'root key made at the first start' };
+  // Another node sharing the catalog may make one at the same moment: both keys are valid.
+  if (!(await p.catalog.create('access-key', key.accessKeyId, doc))) return undefined;
+  const file = path.join(p.dataDir, 'credentials');
+  await writeFile(file, credentialsFileText(CREDENTIALS_PROFILE, key), { mode: 0o600 });
+  await chmod(file, 0o600);
+  const made = { accessKeyId: key.accessKeyId, credentialsFile: file };
+  p.logger.warn(made, rootKeyInstructions(made));
+  return made;
 }

@@ -2,6 +2,7 @@
 /** The `asyncinfer` command. Only this folder may end the process. */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { rootKeyInstructions } from '../auth/index.js';
 import { loadConfig } from '../config/index.js';
 import { isAppError } from '../errors.js';
 import { createLogger, startServer } from '../main.js';
@@ -80,6 +81,8 @@ async function serve(args: string[]): Promise<number> {
     else logger.fatal({ err }, 'could not start');
     return 1;
   }
+  // The log line says it too, but as JSON; the person at the terminal gets it readable.
+  if (server.madeRootKey) process.stderr.write(`\n${rootKeyInstructions(server.madeRootKey)}\n\n`);
   // SIGHUP: a renewed TLS certificate is served without a restart.
   process.on('SIGHUP', () => {
     try {
