@@ -83,7 +83,8 @@ const invoke = (client: SageMakerRuntimeClient, endpoint = 'ep-a') =>
 describe('the SageMaker runtime API', () => {
   it('accepts a request signed with a valid key, and refuses every bad signature with the SDK\'s own exception, queueing nothing', async () => {
     const ok = await invoke(runtime(TEST_CREDENTIALS));
-    await waitForObject(server.dataDir, ok.OutputLocation!);
+    // The server got its key from ASYNCINFER_ACCESS_KEY_ID/ASYNCINFER_SECRET_ACCESS_KEY; its model did not.
+    expect((JSON.parse((await waitForObject(server.dataDir, ok.OutputLocation!)).toString()) as { serverVariables: string[] }).serverVariables).toEqual([]);
     const queued = invocationRows(server.dataDir).length;
 
     const cases: [string, () => Promise<unknown>, string][] = [
