@@ -6,11 +6,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createSqliteCatalog, type Catalog } from '../catalog/index.js';
 import type { StoredKey } from './access-keys.js';
 import { createKeyRing } from './key-ring.js';
-import { evaluatePolicy } from './policy.js';
+import { evaluatePolicy, type PolicyDocument } from './policy.js';
 
 const logger = pino({ level: 'silent' });
 const stored = (secret: string, extra: Partial<StoredKey> = {}): StoredKey => ({ SecretAccessKey: secret, Status: 'Active', CreateDate: new Date().toISOString(), ...extra });
-const INVOKE_ONLY = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'sagemaker:InvokeEndpointAsync', Resource: '*' }] } as const;
+const INVOKE_ONLY: PolicyDocument = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'sagemaker:InvokeEndpointAsync', Resource: '*' }] };
 
 let catalog: Catalog;
 afterEach(async () => catalog?.stop());
