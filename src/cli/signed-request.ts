@@ -13,7 +13,7 @@ type Data = string | ArrayBuffer | ArrayBufferView;
 const bytes = (d: Data) => (typeof d === 'string' ? d : d instanceof ArrayBuffer ? new Uint8Array(d) : new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
 
 /** The checksum constructor the signer wants, on node:crypto. */
-class Sha256 {
+export class Sha256 {
   private readonly hash;
 
   constructor(secret?: Data) {
