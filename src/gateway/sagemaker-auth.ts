@@ -10,9 +10,9 @@
  *   evaluated for each access the route declares. Only then does the handler run, so a refused
  *   invocation is never queued.
  */
-import { createHash, randomUUID } from 'node:crypto';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AuthError, denialMessage, signedRequestOf, type Authenticator, type Caller } from '../auth/index.js';
+import { randomUUID } from 'node:crypto';
+import type { FastifyContextConfig, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AuthError, denialMessage, sha256Hex, signedRequestOf, type Authenticator, type Caller } from '../auth/index.js';
 import { AppError, type ErrorCode } from '../errors.js';
 import { sendControlPlaneError, sendRuntimeError, toWireError } from './aws-error.js';
 import type { HttpGuard } from './http-guard.js';
@@ -38,7 +38,7 @@ export interface SageMakerAuthOptions {
   metricsOpen: boolean;
 }
 
-const EMPTY_SHA256 = createHash('sha256').digest('hex');
+const EMPTY_SHA256 = sha256Hex('');
 
 const FAILURE_CODES: Record<AuthError['failure'], ErrorCode> = {
   MissingAuthentication: 'MissingAuthentication',
@@ -56,20 +56,19 @@ const FAILURE_CODES: Record<AuthError['failure'], ErrorCode> = {
 export function registerSageMakerAuth(app: FastifyInstance, options: SageMakerAuthOptions): void {
   const { authenticator, guard } = options;
   const callers = new WeakMap<FastifyRequest, Caller>();
-  const isOpen = (request: FastifyRequest) => {
-    const open = request.routeOptions.config.open;
-    return open === true || (open === 'metrics' && options.metricsOpen);
-  };
+  // routeOptions is built afresh at each read: each hook reads it once.
+  const isOpen = (open: FastifyContextConfig['open']) => open === true || (open === 'metrics' && options.metricsOpen);
 
   app.addHook('onRequest', async (request, reply) => {
+    const { open } = request.routeOptions.config;
     // Liveness answers no one anything, so a probe need not name the server.
-    if (request.routeOptions.config.open === true) return;
+    if (open === true) return;
     const preflight = guard.preflight(request.method, request.headers);
     if (preflight) return reply.code(preflight.status).headers(preflight.headers).send();
     const verdict = guard.check(request.headers);
     if (!verdict.ok) return refuse(request, reply, new AppError('AccessDenied', verdict.message));
     if (verdict.corsOrigin !== undefined) reply.headers(guard.corsHeaders(verdict.corsOrigin));
-    if (isOpen(request)) return;
+    if (isOpen(open)) return;
     try {
       const caller = authenticator.identify(signedRequestOf(request), 'sagemaker');
       if (caller) callers.set(request, caller);
@@ -80,12 +79,13 @@ export function registerSageMakerAuth(app: FastifyInstance, options: SageMakerAu
   });
 
   app.addHook('preHandler', async (request, reply) => {
-    if (isOpen(request)) return;
+    const { open, access } = request.routeOptions.config;
+    if (isOpen(open)) return;
     try {
       const caller = callers.get(request);
       if (caller) {
         const body = request.body as Buffer | undefined;
-        const actual = body && body.length > 0 ? createHash('sha256').update(body).digest('hex') : EMPTY_SHA256;
+        const actual = body && body.length > 0 ? sha256Hex(body) : EMPTY_SHA256;
         // Always the hash of the bytes received: these APIs take no UNSIGNED-PAYLOAD (that is S3's).
         const declared = request.headers['x-amz-content-sha256'];
         if (declared !== undefined && String(declared).toLowerCase() !== actual) {
@@ -97,7 +97,6 @@ export function registerSageMakerAuth(app: FastifyInstance, options: SageMakerAu
       }
       // No route: the not-found handler says so, to a caller it now knows.
       if (request.is404) return undefined;
-      const access = request.routeOptions.config.access;
       if (!access) throw new AppError('AccessDenied', `${request.method} ${request.url.split('?')[0]} declares no access rule, so it is refused.`);
       const wanted = access(request);
       for (const { action, resource } of Array.isArray(wanted) ? wanted : [wanted as Access]) {
