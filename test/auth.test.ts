@@ -101,6 +101,15 @@ describe('the SageMaker runtime API', () => {
     expect(invocationRows(server.dataDir)).toHaveLength(queued);
   });
 
+  it('refuses bad signatures on the control plane with the SDK\'s own exceptions', async () => {
+    const list = (credentials: Credentials) => control(credentials).send(new ListModelsCommand({}));
+    expect(await failure(list({ ...TEST_CREDENTIALS, secretAccessKey: 'not-the-secret-at-all-0000' }))).toMatchObject({ name: 'InvalidSignatureException', status: 403 });
+    expect(await failure(list({ accessKeyId: 'AKIANOSUCHKEY0000000', secretAccessKey: 'whatever-secret-000000000' }))).toMatchObject({ name: 'UnrecognizedClientException', status: 403 });
+    const unsigned = await fetch(server.url, { method: 'POST', headers: { 'x-amz-target': 'SageMaker.ListModels', 'content-type': 'application/x-amz-json-1.1' }, body: '{}' });
+    expect(unsigned.status).toBe(403);
+    expect(await unsigned.json()).toMatchObject({ __type: 'MissingAuthenticationTokenException' });
+  });
+
   it('refuses an unsigned request, a tampered body and a tampered signed header with 403, queueing nothing', async () => {
     const queued = invocationRows(server.dataDir).length;
     const url = `${server.url}/endpoints/ep-a/async-invocations`;
@@ -250,6 +259,9 @@ describe('the AWS CLI', () => {
     const invoke = await aws(wrong, 'sagemaker-runtime', 'invoke-endpoint-async', '--endpoint-url', server.url, '--endpoint-name', 'ep-a', '--input-location', 's3://bucket/shared/readme.txt');
     expect(invoke.code).not.toBe(0);
     expect(invoke.stderr).toContain('(InvalidSignatureException)');
+    const unknown = await aws({ ...AWS_CLI_ENV, AWS_ACCESS_KEY_ID: 'AKIANOSUCHKEY0000000' }, 'sagemaker', 'list-models', '--endpoint-url', server.url);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toContain('(UnrecognizedClientException)');
     const cp = await aws(wrong, 's3', 'cp', 's3://bucket/shared/readme.txt', '-', '--endpoint-url', server.s3Url!);
     expect(cp.code).not.toBe(0);
     expect(cp.stderr).toMatch(/403|SignatureDoesNotMatch|Forbidden/);
