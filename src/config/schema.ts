@@ -100,6 +100,11 @@ const ImageSchema = z.strictObject({
   command: z.array(z.string().min(1)).min(1).optional(),
   url: z.string().regex(/^https?:\/\/[^/]+/, 'must be an http:// or https:// URL').optional(),
   env: z.record(z.string(), z.string()).default({}),
+  /**
+   * Names CreateModel's Environment may set for this image although they load code (NODE_OPTIONS,
+   * LD_PRELOAD, PYTHONPATH, ...: src/domain/refused-environment.ts); exact names.
+   */
+  allowedEnvironment: z.array(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'must be an environment variable name')).default([]),
 }).superRefine((image, ctx) => {
   if ((image.command === undefined) === (image.url === undefined)) {
     ctx.addIssue({ code: 'custom', message: 'give exactly one of "command" or "url"' });
@@ -247,6 +252,15 @@ export const ConfigSchema = z.strictObject({
   autoscaling: z.strictObject({
     interval: durationMs(50, 60_000).default(1000),
   }).default({ interval: 1000 }),
+  /**
+   * How far callers may scale through the API (CreateEndpointConfig's InitialInstanceCount,
+   * UpdateEndpointWeightsAndCapacities' DesiredInstanceCount). Per server counts every API-created
+   * endpoint's desired count plus each config endpoint's instances.max (or initial).
+   */
+  limits: z.strictObject({
+    instancesPerEndpoint: z.number().int().min(1).max(10_000).default(64),
+    instancesPerServer: z.number().int().min(1).max(100_000).default(256),
+  }).prefault({}),
   /** How notifications are retried: exponential backoff with full jitter, then kept for replay. */
   notifications: z.strictObject({
     maxAttempts: z.number().int().min(1).max(100).default(10),

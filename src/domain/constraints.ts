@@ -21,7 +21,8 @@ export interface Constraints {
   add(problem: string): void;
   string(member: string, value: string | undefined, rule: StringRule): void;
   required(member: string, value: unknown): boolean;
-  number(member: string, value: number | undefined, min: number, max: number, options?: { integer?: boolean }): void;
+  /** `maxText` says where `max` comes from (a server limit, say), after the AWS wording. */
+  number(member: string, value: number | undefined, min: number, max: number, options?: { integer?: boolean; maxText?: string }): void;
   length(member: string, items: readonly unknown[] | undefined, min: number, max: number): void;
   oneOf(member: string, value: string | undefined, allowed: readonly string[]): void;
   /** The summary message, or undefined when every check passed. */
@@ -60,7 +61,7 @@ export function constraints(): Constraints {
         return;
       }
       if (value < min) fail(member, value, `have value greater than or equal to ${min}`);
-      if (value > max) fail(member, value, `have value less than or equal to ${max}`);
+      if (value > max) fail(member, value, `have value less than or equal to ${max}${options?.maxText === undefined ? '' : ` (${options.maxText})`}`);
     },
     length(member, items, min, max) {
       if (items === undefined) return;

@@ -7,3 +7,5 @@ export * from './constraints.js';
 export type { NotificationDraft } from './notification.js';
 export { IncludeInferenceResponseIn, notificationSettings, type EndpointNotifications, type IncludeInferenceResponseTarget, type NotificationSettings } from './notification.js';
 export * from './inference-result-event.js';
+export * from './shapes.js';
+export * from './refused-environment.js';

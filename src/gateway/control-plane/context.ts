@@ -11,6 +11,8 @@ export interface ConfiguredEndpoint {
   /** The AsyncInferenceConfig as configured; absent for a real-time endpoint. */
   asyncInferenceConfig?: object;
   createdAtMs: number;
+  /** What it counts toward limits.instancesPerServer: instances.max, else instances.initial; else its desired count. */
+  reservedInstances?: number;
   instances(): Promise<{ current: number; desired: number }>;
 }
 
@@ -60,7 +62,19 @@ export interface ControlPlaneContext {
   deployer: EndpointDeployer;
   /** Where TestNotifications go (CreateEndpoint, UpdateEndpoint, UpdateEndpointWeightsAndCapacities). */
   notifications?: Pick<NotificationOutbox, 'add'>;
+  /** The config's `images`: what each Image lets CreateModel's Environment set. None: nothing refused is allowed. */
+  images?: Readonly<Record<string, { allowedEnvironment?: readonly string[] }>>;
+  /** The config's `limits`; DEFAULT_LIMITS when absent. */
+  limits?: InstanceLimits;
 }
+
+export interface InstanceLimits {
+  instancesPerEndpoint: number;
+  instancesPerServer: number;
+}
+
+/** The config schema's defaults (src/config/schema.ts), for a context built without them. */
+export const DEFAULT_LIMITS: InstanceLimits = { instancesPerEndpoint: 64, instancesPerServer: 256 };
 
 export type ArnKind = 'model' | 'endpoint-config' | 'endpoint';
 

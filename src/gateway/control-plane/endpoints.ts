@@ -11,12 +11,11 @@
  */
 import { constraints, notificationSettings, testNotificationDrafts, type EndpointNotifications } from '../../domain/index.js';
 import { AppError } from '../../errors.js';
-import { alreadyExists, arn, epochSeconds, notFound, type ConfiguredEndpoint, type ControlPlaneContext, type EndpointDeployment } from './context.js';
+import { alreadyExists, arn, DEFAULT_LIMITS, epochSeconds, notFound, type ConfiguredEndpoint, type ControlPlaneContext, type EndpointDeployment } from './context.js';
 import { listPage, type ListRequest } from './list-page.js';
 import { requireName } from './stored-resource-ops.js';
 
 const STATUSES = ['OutOfService', 'Creating', 'Updating', 'SystemUpdating', 'RollingBack', 'InService', 'Deleting', 'Failed', 'UpdateRollbackFailed'] as const;
-const ENDPOINT_NAME = { min: 1, max: 63, pattern: /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/, patternText: '^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}' };
 const DEFAULT_STARTUP_TIMEOUT_SECONDS = 240;
 
 export interface EndpointDoc {
@@ -94,18 +93,14 @@ export async function listEndpoints(ctx: ControlPlaneContext, input: ListRequest
   };
 }
 
-export async function createEndpoint(ctx: ControlPlaneContext, input: { EndpointName?: string; EndpointConfigName?: string; Tags?: unknown[]; DeploymentConfig?: unknown }): Promise<object> {
-  const c = constraints();
-  if (c.required('endpointName', input.EndpointName)) c.string('endpointName', input.EndpointName, ENDPOINT_NAME);
-  if (c.required('endpointConfigName', input.EndpointConfigName)) c.string('endpointConfigName', input.EndpointConfigName, ENDPOINT_NAME);
-  c.length('tags', input.Tags, 0, 50);
-  const problems = c.message();
-  if (problems) throw new AppError('ValidationException', problems);
-  const name = input.EndpointName!;
-  const configName = input.EndpointConfigName!;
+/** Inputs are already of their shape (routes.ts checks them first). */
+export async function createEndpoint(ctx: ControlPlaneContext, input: { EndpointName: string; EndpointConfigName: string; Tags?: unknown[]; DeploymentConfig?: unknown }): Promise<object> {
+  const name = input.EndpointName;
+  const configName = input.EndpointConfigName;
 
   if (ctx.configuredEndpoints.some((e) => e.name === name)) throw alreadyExists(ctx, 'endpoint', name);
   const config = await checkEndpointConfig(ctx, configName);
+  await checkServerInstances(ctx, name, config.ProductionVariants[0]?.InitialInstanceCount ?? 1, `initialInstanceCount of endpoint configuration "${configName}"`);
 
   const doc: EndpointDoc = {
     EndpointName: name, EndpointArn: arn(ctx, 'endpoint', name), EndpointConfigName: configName, EndpointStatus: 'Creating',
@@ -217,36 +212,22 @@ async function changeableEndpoint(ctx: ControlPlaneContext, name: string): Promi
   return doc;
 }
 
-export async function updateEndpoint(ctx: ControlPlaneContext, input: { EndpointName?: string; EndpointConfigName?: string; DeploymentConfig?: unknown }): Promise<object> {
-  const c = constraints();
-  if (c.required('endpointName', input.EndpointName)) c.string('endpointName', input.EndpointName, ENDPOINT_NAME);
-  if (c.required('endpointConfigName', input.EndpointConfigName)) c.string('endpointConfigName', input.EndpointConfigName, ENDPOINT_NAME);
-  const problems = c.message();
-  if (problems) throw new AppError('ValidationException', problems);
-  const doc = await changeableEndpoint(ctx, input.EndpointName!);
-  const config = await checkEndpointConfig(ctx, input.EndpointConfigName!);
+export async function updateEndpoint(ctx: ControlPlaneContext, input: { EndpointName: string; EndpointConfigName: string; DeploymentConfig?: unknown }): Promise<object> {
+  const doc = await changeableEndpoint(ctx, input.EndpointName);
+  const config = await checkEndpointConfig(ctx, input.EndpointConfigName);
+  await checkServerInstances(ctx, doc.EndpointName, config.ProductionVariants[0]?.InitialInstanceCount ?? 1, `initialInstanceCount of endpoint configuration "${input.EndpointConfigName}"`);
   await ctx.catalog.update('endpoint', doc.EndpointName, {
     ...doc, EndpointStatus: 'Updating', ...(input.DeploymentConfig !== undefined && { LastDeploymentConfig: input.DeploymentConfig }),
   });
-  void rollOut(ctx, doc.EndpointName, { configName: input.EndpointConfigName! });
+  void rollOut(ctx, doc.EndpointName, { configName: input.EndpointConfigName });
   await sendTestNotifications(ctx, doc.EndpointName, config);
   return { EndpointArn: doc.EndpointArn };
 }
 
-export async function updateEndpointWeightsAndCapacities(ctx: ControlPlaneContext, input: { EndpointName?: string; DesiredWeightsAndCapacities?: { VariantName?: string; DesiredWeight?: number; DesiredInstanceCount?: number }[] }): Promise<object> {
-  const c = constraints();
-  if (c.required('endpointName', input.EndpointName)) c.string('endpointName', input.EndpointName, ENDPOINT_NAME);
-  if (c.required('desiredWeightsAndCapacities', input.DesiredWeightsAndCapacities)) c.length('desiredWeightsAndCapacities', input.DesiredWeightsAndCapacities, 1, 10);
-  (input.DesiredWeightsAndCapacities ?? []).forEach((d, i) => {
-    const member = `desiredWeightsAndCapacities.${i + 1}.member`;
-    if (c.required(`${member}.variantName`, d.VariantName)) c.string(`${member}.variantName`, d.VariantName, ENDPOINT_NAME);
-    c.number(`${member}.desiredInstanceCount`, d.DesiredInstanceCount, 0, Number.MAX_SAFE_INTEGER);
-    c.number(`${member}.desiredWeight`, d.DesiredWeight, 0, Number.MAX_SAFE_INTEGER, { integer: false });
-  });
-  const problems = c.message();
-  if (problems) throw new AppError('ValidationException', problems);
-  const wanted = input.DesiredWeightsAndCapacities!;
+export async function updateEndpointWeightsAndCapacities(ctx: ControlPlaneContext, input: { EndpointName: string; DesiredWeightsAndCapacities: { VariantName: string; DesiredWeight?: number; DesiredInstanceCount?: number }[] }): Promise<object> {
+  const wanted = input.DesiredWeightsAndCapacities;
   const count = wanted[0]!.DesiredInstanceCount;
+  if (count !== undefined) await checkServerInstances(ctx, input.EndpointName, count, 'desiredWeightsAndCapacities.1.member.desiredInstanceCount');
   const configured = ctx.configuredEndpoints.find((e) => e.name === input.EndpointName);
   if (configured) {
     checkVariants(wanted, configured.variantName, arn(ctx, 'endpoint', configured.name));
@@ -254,7 +235,7 @@ export async function updateEndpointWeightsAndCapacities(ctx: ControlPlaneContex
     if (count !== undefined) ctx.deployer.pin(configured.name, count);
     return { EndpointArn: arn(ctx, 'endpoint', configured.name) };
   }
-  const doc = await changeableEndpoint(ctx, input.EndpointName!);
+  const doc = await changeableEndpoint(ctx, input.EndpointName);
   const config = (await ctx.catalog.get('endpoint-config', doc.EndpointConfigName))?.doc as unknown as ConfigDoc | undefined;
   checkVariants(wanted, config?.ProductionVariants[0]?.VariantName, doc.EndpointArn);
   if (count !== undefined) {
@@ -293,6 +274,30 @@ async function rescale(ctx: ControlPlaneContext, name: string, count: number, pr
   } catch (err) {
     await settle(ctx, name, { EndpointStatus: 'InService', DesiredInstanceCount: previous }, `Update failed and was rolled back: ${(err as Error).message}`).catch(() => undefined);
   }
+}
+
+/**
+ * limits.instancesPerServer: what endpoint `name` would run (`count`) plus what every other
+ * endpoint may run must fit. Counted: each config endpoint's instances.max (else initial), and
+ * each API-created endpoint that is not Failed at its desired count (else its configuration's
+ * InitialInstanceCount). Reads the catalog, never loops over a caller's number.
+ */
+async function checkServerInstances(ctx: ControlPlaneContext, name: string, count: number, member: string): Promise<void> {
+  const limit = (ctx.limits ?? DEFAULT_LIMITS).instancesPerServer;
+  let others = 0;
+  for (const ep of ctx.configuredEndpoints) {
+    if (ep.name !== name) others += ep.reservedInstances ?? (await ep.instances()).desired;
+  }
+  for (const resource of await ctx.catalog.list('endpoint')) {
+    const doc = resource.doc as unknown as EndpointDoc;
+    if (resource.name === name || doc.EndpointStatus === 'Failed') continue;
+    const config = doc.DesiredInstanceCount === undefined ? (await ctx.catalog.get('endpoint-config', doc.EndpointConfigName))?.doc as unknown as ConfigDoc | undefined : undefined;
+    others += doc.DesiredInstanceCount ?? config?.ProductionVariants[0]?.InitialInstanceCount ?? 1;
+  }
+  if (count + others <= limit) return;
+  const c = constraints();
+  c.number(member, count, 0, Math.max(0, limit - others), { maxText: `this server runs at most ${limit} instances, its limits.instancesPerServer, and its other endpoints may run ${others}` });
+  throw new AppError('ValidationException', c.message()!);
 }
 
 /** The checks CreateEndpoint and UpdateEndpoint make of the configuration they are given. */
