@@ -15,9 +15,9 @@ import { startAccessControl, type MadeRootKey } from './auth/index.js';
 import { createMetrics } from './metrics/index.js';
 import { isLoopback, type EndpointConfig, type ResolvedConfig } from './config/index.js';
 import { AppError } from './errors.js';
-import { notificationSettings, type EndpointNotifications } from './domain/index.js';
+import { notificationSettings, refusedEnvironmentVariables, type EndpointNotifications } from './domain/index.js';
 import { bringUp, createGateway, createHttpGuard, createS3Api, endpointNotifications, wantedApiEndpoints, type ConfiguredEndpoint, type ControlPlaneContext, type EndpointDeployer, type EndpointDeployment } from './gateway/index.js';
-import { createInstanceRegistry, createProcessPool, createUrlPool, unpackModelData, type InstancePool, type InstanceRegistry } from './models/index.js';
+import { createInstanceRegistry, createProcessPool, createUrlPool, modelBaseEnv, unpackModelData, type InstancePool, type InstanceRegistry } from './models/index.js';
 import type { Metrics } from './metrics/index.js';
 import { createDeliveryLoop, createSnsDeliverer, createTargetDeliverer, createWebhookDeliverer, targetsOf, type NotificationOutbox } from './notify/index.js';
 import { acquireLockFile, createRedisQueue, createSqliteQueue, type InvocationQueue } from './queue/index.js';
@@ -46,7 +46,12 @@ interface ModelSpec {
   healthCheckIntervalSeconds: number;
 }
 
-export async function startServer(config: ResolvedConfig, logger: Logger): Promise<RunningServer> {
+export interface StartOptions {
+  /** The server's environment, read once by the CLI: model processes get only a minimal part of it (modelBaseEnv). */
+  hostEnv?: Readonly<Record<string, string | undefined>>;
+}
+
+export async function startServer(config: ResolvedConfig, logger: Logger, options: StartOptions = {}): Promise<RunningServer> {
   const teardown: { name: string; stop: () => Promise<void> }[] = [];
   const stopAll = async () => {
     for (const part of teardown.reverse()) {
@@ -104,9 +109,10 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
       : undefined;
     const s3Url = await s3Api?.start();
 
-    const worker = runsWorker ? await startWorker({ config, logger, queue, store, metrics, fleet, workerId, own, controlPlane: () => controlPlane }) : undefined;
+    const worker = runsWorker ? await startWorker({ config, logger, queue, store, metrics, fleet, workerId, own, controlPlane: () => controlPlane, modelEnv: modelBaseEnv(options.hostEnv ?? {}) }) : undefined;
     const configuredEndpoints = config.endpoints.map((endpoint): ConfiguredEndpoint => ({
       name: endpoint.name, variantName: endpoint.variantName, createdAtMs: Date.now(),
+      reservedInstances: endpoint.instances.max ?? endpoint.instances.initial,
       ...(endpoint.asyncInferenceConfig && { asyncInferenceConfig: endpoint.asyncInferenceConfig }),
       async instances() {
         if (fleet) {
@@ -118,7 +124,7 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
       },
     }));
     const controlPlane: ControlPlaneContext = {
-      catalog, region: config.region, accountId: config.accountId, configuredEndpoints,
+      catalog, region: config.region, accountId: config.accountId, configuredEndpoints, images: config.images, limits: config.limits,
       deployer: fleet
         ? clusterDeployer({ config, fleet, catalog, logger, failQueued: (name, reason, notifications) => failQueuedWith(config, { queue, store, logger, metrics, spoolDir: path.join(config.dataDir, 'spool'), variantOf: () => 'AllTraffic' }, name, reason, notifications) })
         : worker!.deployer,
@@ -184,6 +190,8 @@ interface WorkerParts {
   own: <T extends { stop(): Promise<void> }>(name: string, part: T) => T;
   /** Read late: the control plane is made after the worker. */
   controlPlane: () => ControlPlaneContext;
+  /** What every model process starts from (modelBaseEnv). */
+  modelEnv: Readonly<Record<string, string>>;
 }
 
 /**
@@ -214,7 +222,7 @@ async function startWorker(p: WorkerParts) {
   };
   const runner = createEndpointRunner({ queue, runDeps, logger, shutdownGraceMs: config.shutdownGraceSeconds * 1000, leaseMs: config.leaseDuration });
   own('endpoints', { stop: () => runner.stopAll() });
-  const makePool = (endpoint: PoolOwner, model: ModelSpec, count: number) => createPool(config, endpoint, model, count, registry, metrics, logger.child({ endpoint: endpoint.name }));
+  const makePool = (endpoint: PoolOwner, model: ModelSpec, count: number) => createPool(config, p.modelEnv, endpoint, model, count, registry, metrics, logger.child({ endpoint: endpoint.name }));
 
   for (const endpoint of config.endpoints) {
     const configuredCount = endpoint.model.url !== undefined ? 1 : endpoint.instances.initial;
@@ -433,6 +441,11 @@ function createDeployer(config: ResolvedConfig, runner: EndpointRunner, runDeps:
 
   async function resolve(d: EndpointDeployment, countOverride?: number): Promise<{ endpoint: DeployedEndpoint; pool: () => InstancePool }> {
     const image = imageOf(config, d);
+    // CreateModel refuses these; a model stored before it did must not slip them through either.
+    const refused = refusedEnvironmentVariables(d.environment, config.images[d.image]?.allowedEnvironment);
+    if (refused.length > 0) {
+      throw new AppError('ValidationException', `The model's Environment sets ${refused.join(', ')}, which can load code into the model process; allow it for image "${d.image}" with "allowedEnvironment" in the config, or remove it from the model.`);
+    }
     const model: ModelSpec = {
       ...(image.url !== undefined ? { url: image.url } : { command: image.command! }),
       env: { ...image.env, ...d.environment, ...(d.modelDataUrl !== undefined && { SM_MODEL_DIR: await modelDir(d.modelDataUrl) }) },
@@ -515,13 +528,14 @@ interface PoolOwner {
   variantName: string;
 }
 
-function createPool(config: ResolvedConfig, endpoint: PoolOwner, model: ModelSpec, count: number, registry: InstanceRegistry, metrics: Metrics, logger: Logger): InstancePool {
+function createPool(config: ResolvedConfig, baseEnv: Readonly<Record<string, string>>, endpoint: PoolOwner, model: ModelSpec, count: number, registry: InstanceRegistry, metrics: Metrics, logger: Logger): InstancePool {
   const pingIntervalMs = model.healthCheckIntervalSeconds * 1000;
   if (model.url !== undefined) return createUrlPool({ endpointName: endpoint.name, url: model.url, logger, pingIntervalMs });
   return createProcessPool({
     endpointName: endpoint.name,
     command: model.command!,
     env: model.env,
+    baseEnv,
     cwd: config.baseDir,
     count,
     startupTimeoutMs: model.startupTimeoutSeconds * 1000,

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The `asyncinfer` command. Only this folder may end the process. */
 import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
 import { parseArgs } from 'node:util';
 import { rootKeyInstructions } from '../auth/index.js';
 import { loadConfig } from '../config/index.js';
@@ -73,9 +74,10 @@ async function serve(args: string[]): Promise<number> {
     return EXIT_USAGE;
   }
   const logger = createLogger(config);
+  keepRunningOnUnhandledRejections(logger);
   let server;
   try {
-    server = await startServer(config, logger);
+    server = await startServer(config, logger, { hostEnv: process.env });
   } catch (err) {
     if (isAppError(err)) process.stderr.write(`asyncinfer serve: ${err.message}\n`);
     else logger.fatal({ err }, 'could not start');
@@ -107,6 +109,19 @@ async function serve(args: string[]): Promise<number> {
   await server.stop();
   logger.info('stopped');
   return 0;
+}
+
+/**
+ * A promise rejection nobody handled is a bug (a background task that lost its error), but it must
+ * not end a server holding accepted work: Node's default would exit. It is logged, with a count
+ * of how many so far, and the server goes on.
+ */
+function keepRunningOnUnhandledRejections(logger: Logger): void {
+  let unhandledRejections = 0;
+  process.on('unhandledRejection', (reason) => {
+    unhandledRejections++;
+    logger.error({ err: reason, unhandledRejections }, 'unhandled promise rejection: logged and counted; the server goes on');
+  });
 }
 
 main(process.argv.slice(2)).then(

@@ -9,6 +9,7 @@ import { EventEmitter } from 'node:events';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { AppError } from '../errors.js';
 import { freePort } from './free-port.js';
 import type { Drainer, Instance, InstancePool, ReplacementCause } from './instance-pool.js';
 import type { InstanceRegistry } from './orphans.js';
@@ -17,7 +18,10 @@ import { ping, UNHEALTHY_AFTER_FAILED_PINGS } from './ping.js';
 export interface ProcessPoolOptions {
   endpointName: string;
   command: readonly string[];
+  /** The image entry's and the model's variables; added to the minimal base (see modelBaseEnv). */
   env: Readonly<Record<string, string>>;
+  /** What an instance starts from: `modelBaseEnv(server's environment)`, never the whole environment. */
+  baseEnv: Readonly<Record<string, string>>;
   cwd: string;
   /** Instances started by `start`. */
   count: number;
@@ -32,6 +36,12 @@ export interface ProcessPoolOptions {
 }
 
 const STARTUP_PING_MS = 100;
+/**
+ * The most instances one pool runs, whatever a caller or a stored catalog entry asks: a backstop
+ * under the configurable API limits, so no count (up to 2^53) starts a loop or a process per unit.
+ * A start above it fails the endpoint; a resize above it is held at it.
+ */
+export const MAX_INSTANCES_PER_POOL = 1000;
 const MAX_BACKOFF_MS = 30_000;
 
 /** One place for an instance: it starts one, and another whenever that one is lost, until stopped. */
@@ -62,6 +72,7 @@ export function createProcessPool(options: ProcessPoolOptions): InstancePool {
   const changed = () => events.emit('change');
 
   function addSlot(): void {
+    // At most MAX_INSTANCES_PER_POOL slots, so this search is bounded too.
     let n = 1;
     while (slots.has(n)) n++;
     const end = new AbortController();
@@ -100,7 +111,7 @@ export function createProcessPool(options: ProcessPoolOptions): InstancePool {
       const child = spawn(options.command[0]!, options.command.slice(1), {
         cwd: options.cwd,
         // HOST: instances are reached on loopback; a HOST exported in the user's shell must not move them.
-        env: { ...inheritedEnv(), HOST: '127.0.0.1', ...options.env, SAGEMAKER_BIND_TO_PORT: String(port), PORT: String(port) },
+        env: { ...options.baseEnv, HOST: '127.0.0.1', ...options.env, SAGEMAKER_BIND_TO_PORT: String(port), PORT: String(port) },
         stdio: ['ignore', 'pipe', 'pipe'],
         detached: true,
       });
@@ -182,6 +193,10 @@ export function createProcessPool(options: ProcessPoolOptions): InstancePool {
 
   return {
     async start() {
+      if (!Number.isSafeInteger(options.count) || options.count < 0 || options.count > MAX_INSTANCES_PER_POOL) {
+        throw new AppError('ValidationException',
+          `The instance count ${options.count} cannot be honoured: this server runs at most ${MAX_INSTANCES_PER_POOL} instances per endpoint.`);
+      }
       for (let i = 0; i < options.count; i++) addSlot();
     },
     async stop() {
@@ -194,8 +209,10 @@ export function createProcessPool(options: ProcessPoolOptions): InstancePool {
       const ready = active.filter((s) => s.healthy).length;
       return { starting: active.length - ready, ready, draining: slots.size - active.length };
     },
-    resize(count, drainer) {
+    resize(wanted, drainer) {
       if (stopping.signal.aborted) return;
+      const count = wanted >= 0 ? Math.min(Math.floor(wanted), MAX_INSTANCES_PER_POOL) : 0;
+      if (count !== wanted) logger.warn({ wanted, count }, `instance count ${wanted} cannot be honoured; holding ${count} (at most ${MAX_INSTANCES_PER_POOL} per endpoint)`);
       const active = serving();
       if (count > active.length) {
         let missing = count - active.length;
@@ -238,10 +255,22 @@ function forwardOutput(child: ChildProcess, log: Logger): void {
   }
 }
 
+/** Variables of the server's environment a model process gets; nothing else of it (keys, tokens, NODE_OPTIONS…) reaches a model. */
+export const MODEL_BASE_ENV_NAMES = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR'] as const;
+/** PATH when the server has none. */
+export const DEFAULT_MODEL_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
 /**
- * The server's environment without its own settings: ASYNCINFER_SECRET_ACCESS_KEY (a root key) and
- * the rest of ASYNCINFER_* are the server's, never a model's.
+ * The minimal environment a model process starts from: PATH (the server's, or a safe default),
+ * HOME, LANG, LC_ALL, TZ and TMPDIR when set. The server's own settings and secrets (AWS keys,
+ * ASYNCINFER_*, tokens) never reach a model; what else it needs comes from the operator's image
+ * or endpoint entry (`env`) and the model's Environment.
  */
-function inheritedEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('ASYNCINFER_')));
+export function modelBaseEnv(hostEnv: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  const env: Record<string, string> = { PATH: DEFAULT_MODEL_PATH };
+  for (const name of MODEL_BASE_ENV_NAMES) {
+    const value = hostEnv[name];
+    if (value !== undefined && value !== '') env[name] = value;
+  }
+  return env;
 }

@@ -9,6 +9,8 @@
  * request-body.ts). Every answer carries `x-amz-request-id` (and `x-amz-id-2`), as S3's do.
  */
 import { randomBytes } from 'node:crypto';
+import { maxHeaderSize } from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { asAuthError, type Authenticator } from '../../auth/index.js';
 import { AppError } from '../../errors.js';
@@ -20,6 +22,7 @@ import { authenticateS3, toS3AuthError } from './s3-auth.js';
 import { checkBucketName, type S3ApiDeps } from './s3-call.js';
 import { S3Error, s3Error, sendS3Error, toS3Error } from './s3-error.js';
 import { parseTarget, type S3Target } from './s3-target.js';
+import { xmlDocument } from './xml.js';
 
 export interface S3ApiOptions extends S3ApiDeps {
   host: string;
@@ -39,26 +42,60 @@ export interface S3Api {
   reloadTls(): void;
 }
 
+/** A connection that has not sent a whole header section within this long is closed (idle connections too). */
+export const S3_HEADERS_TIMEOUT_MS = 10_000;
+/** A socket with no bytes either way for this long is closed: a stalled upload body, or a reader that stopped. */
+export const S3_IDLE_TIMEOUT_MS = 60_000;
+/** A whole request (headers and body) within this long: 5 GB, the largest single PUT, at about 1.5 MB/s. */
+export const S3_REQUEST_TIMEOUT_MS = 3_600_000;
+
 const hostId = randomBytes(24).toString('base64');
+
+/**
+ * A request Node's HTTP parser refuses (garbage, a bad header, headers past the size limit, or
+ * headers not in within S3_HEADERS_TIMEOUT_MS) never reaches Fastify: it is answered here in S3's
+ * XML error shape, and the connection closed (nothing after the bad bytes can be parsed).
+ */
+function answerUnparsableRequest(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [code, message] = err.code === 'HPE_HEADER_OVERFLOW'
+    ? ['RequestHeaderSectionTooLarge', `Your request header section exceeds the maximum allowed size (${maxHeaderSize} bytes).`]
+    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? ['RequestTimeout', 'Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.']
+      : ['InvalidRequest', `The request is not valid HTTP/1.1 (${err.message.slice(0, 200)}).`];
+  const requestId = randomBytes(8).toString('hex').toUpperCase();
+  const body = xmlDocument('Error', [{ Code: code }, { Message: message }, { RequestId: requestId }, { HostId: hostId }]);
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 400 Bad Request\r\nx-amz-request-id: ${requestId}\r\nx-amz-id-2: ${hostId}\r\n` +
+      `Content-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy();
+}
 const targets = new WeakMap<FastifyRequest, S3Target>();
 
 export function createS3Api(options: S3ApiOptions): S3Api {
   let api: ReturnType<typeof createApiServer> | undefined;
   const app = Fastify({
+    // Uploads of gigabytes take as long as they take, but a connection must keep moving: headers
+    // within S3_HEADERS_TIMEOUT_MS, no socket silent for S3_IDLE_TIMEOUT_MS (a stalled body or
+    // response), a whole request within S3_REQUEST_TIMEOUT_MS, and the listener's connection cap.
     serverFactory: (handler) => {
-      api = createApiServer({}, options.tls, handler);
+      api = createApiServer({
+        headersTimeout: S3_HEADERS_TIMEOUT_MS, requestTimeout: S3_REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 1000,
+      }, options.tls, handler);
+      api.server.setTimeout(S3_IDLE_TIMEOUT_MS);
       return api.server;
     },
     logger: false,
     genReqId: () => randomBytes(8).toString('hex').toUpperCase(),
     // HEAD is its own operation in S3 (HeadObject, HeadBucket), not a GET without a body.
     exposeHeadRoutes: false,
-    // Uploads of gigabytes take as long as they take.
-    requestTimeout: 0,
     return503OnClosing: false,
     frameworkErrors: (err, request, reply) => {
       void fail(request, reply, s3Error('InvalidRequest', `The request could not be read: ${err.message}.`));
     },
+    // Fastify's own answer would be JSON; S3 clients read XML.
+    clientErrorHandler: answerUnparsableRequest,
   });
   const deps: S3ApiDeps = { store: options.store, region: options.region, logger: options.logger };
 

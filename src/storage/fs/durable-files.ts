@@ -6,11 +6,12 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { coalesced, type Coalesced } from '../../coalesced.js';
+import { AppError } from '../../errors.js';
 
 export interface TempFile {
   path: string;
@@ -56,7 +57,10 @@ export function createDurableFiles(tmpDir: string): DurableFiles {
   let tmpDirReady: Promise<unknown> | undefined;
   const newTemp = async () => {
     // A failed mkdir (a full disk) is not kept: the next write tries again.
-    await (tmpDirReady ??= mkdir(tmpDir, { recursive: true }).catch((err: unknown) => {
+    await (tmpDirReady ??= mkdir(tmpDir, { recursive: true }).then(async () => {
+      // Temp files are never written through a link (no-links.ts).
+      if ((await lstat(tmpDir)).isSymbolicLink()) throw new AppError('ObjectKeyInvalid', `${tmpDir} is a symbolic link; the embedded object store does not follow links. Make it a folder.`);
+    }).catch((err: unknown) => {
       tmpDirReady = undefined;
       throw err;
     }));

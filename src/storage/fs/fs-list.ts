@@ -9,7 +9,7 @@
  * key and so no common prefix, as in S3, where prefixes exist only through keys.
  */
 import type { Dirent } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { ListOptions, ListPage } from '../bucket-store.js';
 import { isNodeError } from './durable-files.js';
@@ -119,14 +119,9 @@ async function sortedEntries(dir: string, keyPrefix: string): Promise<{ name: st
   }
   const entries: { name: string; key: string; isFolder: boolean; sortKey: Buffer }[] = [];
   for (const d of dirents) {
-    let isFolder = d.isDirectory();
-    let isFile = d.isFile();
-    if (!isFolder && !isFile && d.isSymbolicLink()) {
-      // A link a user made to a file or folder elsewhere lists as what it points to.
-      const target = await stat(path.join(dir, d.name)).catch(() => undefined);
-      isFolder = target?.isDirectory() ?? false;
-      isFile = target?.isFile() ?? false;
-    }
+    // A symbolic link is neither: the store never follows one (no-links.ts), so it does not list one.
+    const isFolder = d.isDirectory();
+    const isFile = d.isFile();
     if (!isFolder && !isFile) continue;
     const key = keyPrefix + d.name + (isFolder ? '/' : '');
     entries.push({ name: d.name, key, isFolder, sortKey: Buffer.from(key) });

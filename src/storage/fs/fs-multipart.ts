@@ -18,6 +18,7 @@ import { AppError } from '../../errors.js';
 import type { BucketStore, CompletedPart, ContentHeaders, UploadOptions } from '../bucket-store.js';
 import { isNodeError, type DurableFiles, type TempFile } from './durable-files.js';
 import type { FsLayout } from './fs-layout.js';
+import { assertNoLinks } from './no-links.js';
 
 /** S3's limits: every part but the last is at least 5 MiB; part numbers are 1-10,000. */
 export const MIN_PART_BYTES = 5 * 1024 * 1024;
@@ -53,6 +54,7 @@ export function createFsMultipart({ layout, files, bucketExists, checkKey, commi
 
   async function load(uploadId: string, uri: S3Uri): Promise<{ dir: string; record: UploadRecord }> {
     const dir = uploadDir(uploadId);
+    await assertNoLinks(layout.root, path.join(dir, 'upload.json'));
     let record: UploadRecord;
     try {
       record = JSON.parse(await readFile(path.join(dir, 'upload.json'), 'utf8')) as UploadRecord;
@@ -75,6 +77,7 @@ export function createFsMultipart({ layout, files, bucketExists, checkKey, commi
       await checkKey(uri);
       const uploadId = randomUUID();
       const dir = uploadDir(uploadId);
+      await assertNoLinks(layout.root, dir);
       await mkdir(dir, { recursive: true });
       const record: UploadRecord = {
         bucket: uri.bucket, key: uri.key, initiatedMs: Date.now(),

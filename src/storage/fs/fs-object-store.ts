@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { close, createReadStream, fstat, open as openCallback } from 'node:fs';
-import { mkdir, readdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -21,6 +21,7 @@ import type { BucketObject, BucketPutOptions, BucketStore, ByteRange, ObjectInfo
 import { createDurableFiles, fileStamp, isNodeError, type TempFile } from './durable-files.js';
 import { createFsLayout } from './fs-layout.js';
 import { listFolder } from './fs-list.js';
+import { assertNoLinks, linkRefused, READ_NO_FOLLOW } from './no-links.js';
 import { createFsMultipart, digestMismatch } from './fs-multipart.js';
 import { objectInfoOf, readSidecar, type Sidecar } from './sidecar.js';
 
@@ -32,8 +33,17 @@ export function createFsObjectStore(options: { root: string }): BucketStore {
   const layout = createFsLayout(options.root);
   const files = createDurableFiles(layout.tmpDir);
 
+  /** The object's file and sidecar, once neither is nor lies under a symbolic link (no-links.ts). */
+  async function pathsOf(uri: S3Uri): Promise<{ file: string; sidecar: string }> {
+    const file = layout.fileOf(uri);
+    const sidecar = layout.sidecarOf(uri);
+    await Promise.all([assertNoLinks(layout.root, file), assertNoLinks(layout.root, sidecar)]);
+    return { file, sidecar };
+  }
+
   async function bucketExists(bucket: string): Promise<boolean> {
-    const info = await stat(layout.bucketDir(bucket)).catch(() => undefined);
+    // lstat: a link named like a bucket is not a bucket.
+    const info = await lstat(layout.bucketDir(bucket)).catch(() => undefined);
     return info?.isDirectory() ?? false;
   }
 
@@ -74,14 +84,15 @@ export function createFsObjectStore(options: { root: string }): BucketStore {
     let file: string;
     let sidecarFile: string;
     try {
-      file = layout.fileOf(uri);
-      sidecarFile = layout.sidecarOf(uri);
+      ({ file, sidecar: sidecarFile } = await pathsOf(uri));
       await files.renameIntoPlace(sidecarTemp, sidecarFile);
     } catch (err) {
       await files.discard(sidecarTemp);
       throw err;
     }
     try {
+      // The object's folders may have been made just now by the sidecar's rename: checked again.
+      await assertNoLinks(layout.root, file);
       await files.renameIntoPlace(objectTemp, file);
     } catch (err) {
       if (isNodeError(err, 'EISDIR', 'ENOTDIR', 'EEXIST', 'ENOTEMPTY')) throw folderClash(uri, err);
@@ -143,14 +154,15 @@ export function createFsObjectStore(options: { root: string }): BucketStore {
    * "FileHandle closed on garbage collection" deprecation.
    */
   async function openObject(uri: S3Uri) {
-    const file = layout.fileOf(uri);
-    const fd = await openFd(file, 'r').catch((err: unknown) => {
+    const { file, sidecar } = await pathsOf(uri);
+    const fd = await openFd(file, READ_NO_FOLLOW).catch((err: unknown) => {
+      if (isNodeError(err, 'ELOOP')) throw linkRefused(file);
       throw isNodeError(err, 'ENOENT', 'ENOTDIR') ? notFound(uri, err) : err;
     });
     try {
       const info = await fstatFd(fd);
       if (!info.isFile()) throw notFound(uri);
-      return { fd, info: objectInfoOf(info, await readSidecar(layout.sidecarOf(uri))) };
+      return { fd, info: objectInfoOf(info, await readSidecar(sidecar)) };
     } catch (err) {
       await closeFd(fd);
       throw err;
@@ -178,12 +190,12 @@ export function createFsObjectStore(options: { root: string }): BucketStore {
     },
 
     async head(uri) {
-      const file = layout.fileOf(uri);
-      const info = await stat(file).catch((err: unknown) => {
+      const { file, sidecar } = await pathsOf(uri);
+      const info = await lstat(file).catch((err: unknown) => {
         throw isNodeError(err, 'ENOENT', 'ENOTDIR') ? notFound(uri, err) : err;
       });
       if (!info.isFile()) throw notFound(uri);
-      const { typed: _, ...described } = objectInfoOf(info, await readSidecar(layout.sidecarOf(uri)));
+      const { typed: _, ...described } = objectInfoOf(info, await readSidecar(sidecar));
       return described satisfies ObjectInfo;
     },
 
@@ -198,7 +210,7 @@ export function createFsObjectStore(options: { root: string }): BucketStore {
     },
 
     async delete(uri) {
-      const file = layout.fileOf(uri);
+      const { file } = await pathsOf(uri);
       const bucketDir = layout.bucketDir(uri.bucket);
       try {
         await unlink(file);
@@ -222,7 +234,8 @@ export function createFsObjectStore(options: { root: string }): BucketStore {
     async list(bucket, listOptions) {
       const dir = await requireBucket(bucket);
       return listFolder(dir, listOptions, async ({ key, file }) => {
-        const info = await stat(file).catch(() => undefined);
+        // lstat: a link is not an object (the walk does not enter linked folders either).
+        const info = await lstat(file).catch(() => undefined);
         if (!info?.isFile()) return undefined;
         const { contentLength, etag, lastModifiedMs } = objectInfoOf(info, await readSidecar(layout.sidecarOf({ bucket, key })));
         return { size: contentLength, etag, lastModifiedMs };
