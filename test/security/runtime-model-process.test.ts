@@ -117,4 +117,37 @@ describe('instance counts nobody can honour (finding 2, runtime side)', () => {
     const res = await server.client.send(new InvokeEndpointAsyncCommand({ EndpointName: 'small', Body: Buffer.from('{"ok":1}') }));
     await waitForObject(server.dataDir, res.OutputLocation!);
   });
+  it('a model stored with a code-loading variable (before CreateModel refused them) fails its endpoint at deploy, naming it', async () => {
+    const dataDir = tempDir();
+    const config = { images: { 'control:1': { command: [process.execPath, CONTROL_MODEL] } }, endpoints: [] };
+    const first = await startServer({ config, dataDir, waitForReady: false });
+    servers.push(first);
+    const sm = sagemaker(first.url);
+    await sm.send(new CreateModelCommand({ ModelName: 'old-model', PrimaryContainer: { Image: 'control:1' } }));
+    await sm.send(new CreateEndpointConfigCommand({
+      EndpointConfigName: 'old-config',
+      AsyncInferenceConfig: { OutputConfig: { S3OutputPath: 's3://bucket/old/out' } },
+      ProductionVariants: [{ VariantName: 'AllTraffic', ModelName: 'old-model', InitialInstanceCount: 1 }],
+    }));
+    await first.stop();
+    servers.splice(servers.indexOf(first), 1);
+
+    // What an older version stored: the API today refuses this Environment.
+    const db = new Database(path.join(dataDir, 'catalog.db'));
+    try {
+      const doc = JSON.parse((db.prepare('SELECT doc FROM resources WHERE kind = ? AND name = ?').get('model', 'old-model') as { doc: string }).doc) as { PrimaryContainer: Record<string, unknown> };
+      doc.PrimaryContainer.Environment = { NODE_OPTIONS: '--import=data:text/javascript,process.exit(7)' };
+      db.prepare('UPDATE resources SET doc = ? WHERE kind = ? AND name = ?').run(JSON.stringify(doc), 'model', 'old-model');
+    } finally {
+      db.close();
+    }
+
+    const server = await startServer({ config, dataDir, waitForReady: false });
+    servers.push(server);
+    const sm2 = sagemaker(server.url);
+    await sm2.send(new CreateEndpointCommand({ EndpointName: 'old', EndpointConfigName: 'old-config' }));
+    await waitFor(async () => (await sm2.send(new DescribeEndpointCommand({ EndpointName: 'old' }))).EndpointStatus === 'Failed', 15_000, 'the endpoint to fail');
+    expect((await sm2.send(new DescribeEndpointCommand({ EndpointName: 'old' }))).FailureReason).toContain('NODE_OPTIONS');
+    expect(server.logs.some((l) => l.msg === 'model instance starting')).toBe(false);
+  });
 });
