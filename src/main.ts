@@ -15,13 +15,14 @@ import { startAccessControl, type MadeRootKey } from './auth/index.js';
 import { createMetrics } from './metrics/index.js';
 import { isLoopback, type EndpointConfig, type ResolvedConfig } from './config/index.js';
 import { AppError } from './errors.js';
-import { notificationSettings, refusedEnvironmentVariables, type EndpointNotifications } from './domain/index.js';
+import { notificationSettings, parseS3Uri, refusedEnvironmentVariables, type EndpointNotifications } from './domain/index.js';
 import { bringUp, createGateway, createHttpGuard, createS3Api, endpointNotifications, wantedApiEndpoints, type ConfiguredEndpoint, type ControlPlaneContext, type EndpointDeployer, type EndpointDeployment } from './gateway/index.js';
 import { createInstanceRegistry, createProcessPool, createUrlPool, modelBaseEnv, unpackModelData, type InstancePool, type InstanceRegistry } from './models/index.js';
 import type { Metrics } from './metrics/index.js';
 import { createDeliveryLoop, createSnsDeliverer, createTargetDeliverer, createWebhookDeliverer, targetsOf, type NotificationOutbox } from './notify/index.js';
 import { acquireLockFile, createRedisQueue, createSqliteQueue, type InvocationQueue } from './queue/index.js';
-import { createFsObjectStore, createS3ObjectStore, openLocation, type ObjectStore } from './storage/index.js';
+import { checkImageUrl, createOutboundPolicy, NOT_ALLOWED, type OutboundPolicy } from './outbound/index.js';
+import { createFsObjectStore, createS3ObjectStore, withOutboundPolicy, type ObjectStore } from './storage/index.js';
 import { createEndpointRunner, createExpirySweeper, expireInvocation, failQueued, type DeployedEndpoint, type EndpointRunner, type RunDeps } from './worker/index.js';
 
 export interface RunningServer {
@@ -41,6 +42,8 @@ export function createLogger(config: Pick<ResolvedConfig, 'logLevel'>): Logger {
 interface ModelSpec {
   command?: readonly string[];
   url?: string;
+  /** The outbound policy the URL's host must keep passing: for a URL a caller named as its Image. */
+  policy?: OutboundPolicy;
   env: Readonly<Record<string, string>>;
   startupTimeoutSeconds: number;
   healthCheckIntervalSeconds: number;
@@ -103,13 +106,16 @@ export async function startServer(config: ResolvedConfig, logger: Logger, option
     const metrics = createMetrics();
     // The embedded store (objects are files) is also a BucketStore, which the S3 API serves.
     const bucketStore = config.storage.type === 'fs' ? createFsObjectStore({ root: path.join(config.dataDir, 's3') }) : undefined;
-    const store = config.storage.type === 's3' ? await createS3ObjectStore(config.storage) : bucketStore!;
+    // Every URL a caller names goes through this one policy (an https:// InputLocation through the store).
+    const outbound = createOutboundPolicy(config.outbound);
+    own('outbound policy', { stop: () => outbound.close() });
+    const store = withOutboundPolicy(config.storage.type === 's3' ? await createS3ObjectStore(config.storage) : bucketStore!, outbound);
     const s3Api = config.s3Api.enabled && bucketStore
       ? own('s3 api', createS3Api({ store: bucketStore, host: config.host, port: config.s3Api.port, region: config.region, logger, authenticator, guard, accountId: config.accountId, ...(tls && { tls }) }))
       : undefined;
     const s3Url = await s3Api?.start();
 
-    const worker = runsWorker ? await startWorker({ config, logger, queue, store, metrics, fleet, workerId, own, controlPlane: () => controlPlane, modelEnv: modelBaseEnv(options.hostEnv ?? {}) }) : undefined;
+    const worker = runsWorker ? await startWorker({ config, logger, queue, store, outbound, metrics, fleet, workerId, own, controlPlane: () => controlPlane, modelEnv: modelBaseEnv(options.hostEnv ?? {}) }) : undefined;
     const configuredEndpoints = config.endpoints.map((endpoint): ConfiguredEndpoint => ({
       name: endpoint.name, variantName: endpoint.variantName, createdAtMs: Date.now(),
       reservedInstances: endpoint.instances.max ?? endpoint.instances.initial,
@@ -125,8 +131,9 @@ export async function startServer(config: ResolvedConfig, logger: Logger, option
     }));
     const controlPlane: ControlPlaneContext = {
       catalog, region: config.region, accountId: config.accountId, configuredEndpoints, images: config.images, limits: config.limits,
+      outbound, topics: { listed: (topicArn) => Object.hasOwn(config.topics, topicArn), awsSns: config.outbound.awsSns },
       deployer: fleet
-        ? clusterDeployer({ config, fleet, catalog, logger, failQueued: (name, reason, notifications) => failQueuedWith(config, { queue, store, logger, metrics, spoolDir: path.join(config.dataDir, 'spool'), variantOf: () => 'AllTraffic' }, name, reason, notifications) })
+        ? clusterDeployer({ config, outbound, fleet, catalog, logger, failQueued: (name, reason, notifications) => failQueuedWith(config, { queue, store, logger, metrics, spoolDir: path.join(config.dataDir, 'spool'), variantOf: () => 'AllTraffic' }, name, reason, notifications) })
         : worker!.deployer,
       notifications: queue.outbox,
     };
@@ -184,6 +191,7 @@ interface WorkerParts {
   logger: Logger;
   queue: InvocationQueue & { outbox: NotificationOutbox };
   store: ObjectStore;
+  outbound: OutboundPolicy;
   metrics: Metrics;
   fleet: Fleet | undefined;
   workerId: string;
@@ -270,7 +278,7 @@ async function startWorker(p: WorkerParts) {
   return {
     runner,
     apiCounts,
-    deployer: createDeployer(config, runner, runDeps, makePool, logger),
+    deployer: createDeployer(config, p.outbound, runner, runDeps, makePool, logger),
     /** This worker's instances of its asynchronous endpoints, for the gauges. */
     localGauges: () => runner.names().flatMap((name) => {
       const e = runner.get(name);
@@ -303,7 +311,7 @@ async function resumeApiEndpoints(controlPlane: ControlPlaneContext, statuses: s
  * in the catalog, which the workers read.
  */
 function clusterDeployer(p: {
-  config: ResolvedConfig; fleet: Fleet; catalog: Catalog; logger: Logger;
+  config: ResolvedConfig; outbound: OutboundPolicy; fleet: Fleet; catalog: Catalog; logger: Logger;
   failQueued: (name: string, reason: string, notifications?: EndpointNotifications) => Promise<void>;
 }): EndpointDeployer {
   const { fleet, catalog, logger } = p;
@@ -317,9 +325,9 @@ function clusterDeployer(p: {
   };
   return {
     // Checked here, so a bad image fails the endpoint at once; the workers deploy it from the catalog.
-    deploy: async (d) => void imageOf(p.config, d),
+    deploy: async (d) => void imageOf(p.config, d, p.outbound),
     async redeploy(d) {
-      imageOf(p.config, d);
+      imageOf(p.config, d, p.outbound);
       const doc = (await catalog.get('endpoint', d.name))?.doc;
       if (!doc) return false;
       const previous = doc.EndpointConfigName;
@@ -415,40 +423,60 @@ function startApiEndpointSync(p: {
   };
 }
 
-/** The image's entry in the config (a command or a URL), or the image itself when it is a URL; throws the FailureReason when it is neither. */
-function imageOf(config: ResolvedConfig, d: EndpointDeployment): { url?: string; command?: readonly string[]; env: Readonly<Record<string, string>> } {
-  const registered = config.images[d.image];
-  const url = /^https?:\/\//.test(d.image) ? d.image : registered?.url;
+/**
+ * The image's entry in the config (a command or a URL), or the image itself when it is a URL; throws
+ * the FailureReason when it is neither. With `outbound`, an Image URL that is not a config entry must
+ * pass the outbound policy (a model stored before CreateModel checked it must not slip through).
+ */
+function imageOf(config: ResolvedConfig, d: EndpointDeployment, outbound?: OutboundPolicy): { url?: string; command?: readonly string[]; env: Readonly<Record<string, string>>; callerUrl?: boolean } {
+  const registered = Object.hasOwn(config.images, d.image) ? config.images[d.image] : undefined;
+  const callerUrl = !registered && /^https?:\/\//i.test(d.image);
+  const url = callerUrl ? d.image : registered?.url;
+  if (callerUrl && outbound) {
+    try {
+      checkImageUrl(outbound, d.image);
+    } catch (err) {
+      throw new AppError('ValidationException', (err as Error).message, { cause: err });
+    }
+  }
   if (!registered && url === undefined) {
     throw new AppError('ValidationException',
       `Image "${d.image}" is not registered. Add it to the config file under "images", e.g. "images": {"${d.image}": {"command": ["python3", "serve.py"]}} or {"url": "http://127.0.0.1:9000"}, or use the URL of a running container as the Image.`);
   }
-  return url !== undefined ? { url, env: registered?.env ?? {} } : { command: registered!.command!, env: registered!.env };
+  return url !== undefined ? { url, env: registered?.env ?? {}, ...(callerUrl && { callerUrl }) } : { command: registered!.command!, env: registered!.env };
 }
 
 /**
  * This process's deployer of API-created endpoints. `count` overrides the deployment's instance
  * count: with a fleet, an endpoint starts with this worker's share (0 until the fleet gives one).
  */
-function createDeployer(config: ResolvedConfig, runner: EndpointRunner, runDeps: RunDeps, makePool: (endpoint: PoolOwner, model: ModelSpec, count: number) => InstancePool, logger: Logger) {
-  async function modelDir(url: string): Promise<string> {
+function createDeployer(config: ResolvedConfig, outbound: OutboundPolicy, runner: EndpointRunner, runDeps: RunDeps, makePool: (endpoint: PoolOwner, model: ModelSpec, count: number) => InstancePool, logger: Logger) {
+  /** s3:// from the store, https:// through the outbound policy; capped (outbound.maxModelDataBytes) and timed (ModelDataDownloadTimeoutInSeconds). */
+  async function modelDir(url: string, timeoutSeconds: number | undefined): Promise<string> {
+    const maxBytes = config.outbound.maxModelDataBytes;
+    const open = async (u: string, signal: AbortSignal) => {
+      const s3 = parseS3Uri(u);
+      if (s3) return (await runDeps.store.get(s3)).body;
+      if (!/^https:\/\//i.test(u)) throw new Error(`the URL is ${NOT_ALLOWED}`);
+      return (await outbound.get(u, { signal, maxBytes })).body;
+    };
     try {
-      return await unpackModelData({ url, dir: path.join(config.dataDir, 'models'), open: async (u) => (await openLocation(runDeps.store, u)).body });
+      return await unpackModelData({ url, dir: path.join(config.dataDir, 'models'), open, maxBytes, ...(timeoutSeconds !== undefined && { timeoutMs: timeoutSeconds * 1000 }) });
     } catch (err) {
       throw new AppError('ValidationException', `Could not download and unpack ModelDataUrl ${url}: ${(err as Error).message}`, { cause: err });
     }
   }
 
   async function resolve(d: EndpointDeployment, countOverride?: number): Promise<{ endpoint: DeployedEndpoint; pool: () => InstancePool }> {
-    const image = imageOf(config, d);
+    const image = imageOf(config, d, outbound);
     // CreateModel refuses these; a model stored before it did must not slip them through either.
     const refused = refusedEnvironmentVariables(d.environment, config.images[d.image]?.allowedEnvironment);
     if (refused.length > 0) {
       throw new AppError('ValidationException', `The model's Environment sets ${refused.join(', ')}, which can load code into the model process; allow it for image "${d.image}" with "allowedEnvironment" in the config, or remove it from the model.`);
     }
     const model: ModelSpec = {
-      ...(image.url !== undefined ? { url: image.url } : { command: image.command! }),
-      env: { ...image.env, ...d.environment, ...(d.modelDataUrl !== undefined && { SM_MODEL_DIR: await modelDir(d.modelDataUrl) }) },
+      ...(image.url !== undefined ? { url: image.url, ...(image.callerUrl && { policy: outbound }) } : { command: image.command! }),
+      env: { ...image.env, ...d.environment, ...(d.modelDataUrl !== undefined && { SM_MODEL_DIR: await modelDir(d.modelDataUrl, d.modelDataDownloadTimeoutSeconds) }) },
       startupTimeoutSeconds: d.startupTimeoutSeconds,
       healthCheckIntervalSeconds: 5,
     };
@@ -530,7 +558,7 @@ interface PoolOwner {
 
 function createPool(config: ResolvedConfig, baseEnv: Readonly<Record<string, string>>, endpoint: PoolOwner, model: ModelSpec, count: number, registry: InstanceRegistry, metrics: Metrics, logger: Logger): InstancePool {
   const pingIntervalMs = model.healthCheckIntervalSeconds * 1000;
-  if (model.url !== undefined) return createUrlPool({ endpointName: endpoint.name, url: model.url, logger, pingIntervalMs });
+  if (model.url !== undefined) return createUrlPool({ endpointName: endpoint.name, url: model.url, logger, pingIntervalMs, ...(model.policy && { policy: model.policy }) });
   return createProcessPool({
     endpointName: endpoint.name,
     command: model.command!,

@@ -76,6 +76,8 @@ const webhook = (p: string, extra: Record<string, unknown> = {}) => [{ webhook: 
 function mainConfig(): Record<string, unknown> {
   return {
     notifications: FAST,
+    // CreateModel names the control model by its URL: the operator lists it for the outbound policy.
+    outbound: { allow: [new URL(modelUrl).host] },
     topics: {
       [TOPIC.ok]: webhook('/ok', { secret: SECRET, headers: { Authorization: 'Bearer let-me-in' } }),
       [TOPIC.err]: webhook('/err', { secret: SECRET }),

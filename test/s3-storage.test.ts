@@ -146,7 +146,10 @@ describe('storage on S3 (s3rver)', () => {
     const proxy = await startTlsProxy(presigned.origin);
     try {
       const url = `${proxy.url}${presigned.pathname}${presigned.search}`;
-      const tlsServer = await startServer({ config: { endpoints: [controlEndpoint('tls')] }, env: { NODE_EXTRA_CA_CERTS: proxy.certFile } });
+      // The operator lists the proxy's loopback address: the outbound policy refuses unlisted hosts and loopback.
+      const tlsServer = await startServer({
+        config: { endpoints: [controlEndpoint('tls')], outbound: { allow: [new URL(proxy.url).host] } }, env: { NODE_EXTRA_CA_CERTS: proxy.certFile },
+      });
       try {
         const res = await tlsServer.client.send(new InvokeEndpointAsyncCommand({ EndpointName: 'tls', InputLocation: url, ContentType: 'application/json' }));
         await waitFor(() => tlsServer.logs.some((l) => l.msg === 'invocation completed'), 15_000, 'the invocation to complete');

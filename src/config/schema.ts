@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { PolicyDocumentSchema } from '../auth/policy.js';
+import { parseAddressEntry, parseAllowEntry } from '../outbound/policy.js';
 import { durationMs } from './duration.js';
 
 const S3_PATH_RULE = 'must be an s3:// URI such as s3://bucket/prefix (the pattern is (https|s3)://([^/]+)/?(.*); this server writes outputs only to s3:// paths)';
@@ -199,6 +200,47 @@ const AuthSchema = z.strictObject({
 const hostName = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)$/, 'must be a host name or IP address without port, e.g. "asyncinfer.internal" or "10.0.0.5"');
 const origin = z.string().regex(/^https?:\/\/[^/]+$/, 'must be an origin: scheme://host[:port], e.g. "https://app.example.com", with no path');
 
+const allowEntry = z.string().min(1).max(2048).superRefine((entry, ctx) => {
+  try {
+    parseAllowEntry(entry);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `${(err as Error).message}: e.g. "https://models.example.com/artifacts/", "minio.internal:9000" or "10.1.2.3"` });
+  }
+});
+const addressEntry = z.string().min(1).max(64).superRefine((entry, ctx) => {
+  try {
+    parseAddressEntry(entry);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+  }
+});
+
+/**
+ * The outbound policy (src/outbound/policy.ts, docs/security.md): which URLs a caller may make the
+ * server fetch or call (an https:// InputLocation, a ModelDataUrl, an Image given as a URL).
+ * Nothing is allowed unless listed.
+ */
+const OutboundSchema = z.strictObject({
+  /** URL prefixes ("https://models.example.com/artifacts/") or hosts ("minio.internal:9000", "10.1.2.3", "[fd00::5]:8080"). */
+  allow: z.array(allowEntry).default([]),
+  /**
+   * Loopback, link-local, private and other special-purpose addresses (CIDR or single address) a
+   * listed host may resolve to. An IP entry of `allow` is listed already.
+   */
+  addresses: z.array(addressEntry).default([]),
+  /** Topics not listed under `topics` publish to AWS SNS with the server's credentials: only when true. */
+  awsSns: z.boolean().default(false),
+  connectTimeout: durationMs(100, 300_000).default(10_000),
+  /** From the request sent to the answer's headers. */
+  headersTimeout: durationMs(100, 3_600_000).default(30_000),
+  /** The longest pause in a body being read. */
+  idleTimeout: durationMs(100, 3_600_000).default(30_000),
+  /** Bytes of an https:// InputLocation (SageMaker's limit for asynchronous inputs is 1 GB). */
+  maxInputBytes: z.number().int().min(1).max(2 ** 50).default(1024 ** 3),
+  /** Bytes of a ModelDataUrl archive, compressed and unpacked. */
+  maxModelDataBytes: z.number().int().min(1).max(2 ** 50).default(10 * 1024 ** 3),
+}).prefault({});
+
 /** What this process does: see docs/deploy.md. */
 export const Roles = ['all', 'gateway', 'worker'] as const;
 
@@ -227,9 +269,12 @@ export const ConfigSchema = z.strictObject({
   }).default({ enabled: true, port: 9000 }),
   /**
    * Where the SNS topics of NotificationConfig deliver. A topic that is not listed publishes to
-   * AWS SNS itself, in the ARN's region, as SageMaker would.
+   * AWS SNS itself, in the ARN's region, as SageMaker would, only with `outbound.awsSns: true`;
+   * otherwise it is refused (CreateEndpointConfig, and config endpoints at load).
    */
   topics: z.record(snsTopic, z.array(NotificationTarget).min(1)).default({}),
+  /** Which URLs callers may make the server reach, and whether unlisted topics go to AWS SNS. */
+  outbound: OutboundSchema,
   /** Who may call: SigV4 keys and their policies (docs/security.md). */
   auth: AuthSchema.prefault({}),
   /**
@@ -285,6 +330,15 @@ export const ConfigSchema = z.strictObject({
   config.endpoints.forEach((ep, i) => {
     if (seen.has(ep.name)) ctx.addIssue({ code: 'custom', path: ['endpoints', i, 'name'], message: `duplicate endpoint name "${ep.name}"` });
     seen.add(ep.name);
+    const notification = ep.asyncInferenceConfig?.OutputConfig.NotificationConfig;
+    for (const key of ['SuccessTopic', 'ErrorTopic'] as const) {
+      const topic = notification?.[key];
+      if (topic === undefined || config.outbound.awsSns || Object.hasOwn(config.topics, topic)) continue;
+      ctx.addIssue({
+        code: 'custom', path: ['endpoints', i, 'asyncInferenceConfig', 'OutputConfig', 'NotificationConfig', key],
+        message: `topic ${topic} is not listed under "topics"; list it there with its targets, or set "outbound": {"awsSns": true} to publish to AWS SNS with the server's credentials`,
+      });
+    }
   });
 });
 

@@ -7,6 +7,7 @@
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { modelBaseUrl, type OutboundPolicy } from '../outbound/index.js';
 import type { Instance, InstancePool } from './instance-pool.js';
 import { ping, UNHEALTHY_AFTER_FAILED_PINGS } from './ping.js';
 
@@ -15,10 +16,16 @@ export interface UrlPoolOptions {
   url: string;
   logger: Logger;
   pingIntervalMs?: number;
+  /**
+   * For a URL a caller named (CreateModel's Image): the outbound policy its host must pass on every
+   * health check (the addresses it resolves to now), so a name that starts resolving to a refused
+   * address takes the instance out of use.
+   */
+  policy?: OutboundPolicy;
 }
 
 export function createUrlPool(options: UrlPoolOptions): InstancePool {
-  const instance: Instance = { id: `${options.endpointName}-url`, url: options.url.replace(/\/+$/, '') };
+  const instance: Instance = { id: `${options.endpointName}-url`, url: modelBaseUrl(options.url) };
   const events = new EventEmitter();
   const stopping = new AbortController();
   let ready = false;
@@ -27,7 +34,8 @@ export function createUrlPool(options: UrlPoolOptions): InstancePool {
 
   async function watch(): Promise<void> {
     while (!stopping.signal.aborted) {
-      failed = (await ping(instance.url, 2000)) ? 0 : failed + 1;
+      const allowed = !options.policy || await options.policy.urlAllowed(instance.url);
+      failed = allowed && (await ping(instance.url, 2000)) ? 0 : failed + 1;
       const ok = ready ? failed < UNHEALTHY_AFTER_FAILED_PINGS : failed === 0;
       if (ok !== ready) {
         ready = ok;

@@ -5,4 +5,4 @@ export type {
 } from './bucket-store.js';
 export { createFsObjectStore } from './fs/fs-object-store.js';
 export { createS3ObjectStore, type S3ObjectStoreOptions } from './s3/s3-object-store.js';
-export { openLocation } from './open-location.js';
+export { openLocation, withOutboundPolicy } from './open-location.js';

@@ -1,20 +1,25 @@
 /**
  * Opens an input location as SageMaker accepts them: `s3://` from the object store, or an
- * `https://` URL (a presigned URL, say) fetched as it is.
+ * `https://` URL (a presigned URL, say) fetched through the outbound policy (src/outbound/): only
+ * hosts the operator allowed, checked on the resolved address, no redirects, timeouts, a size cap.
+ * A store without a policy (`withOutboundPolicy`) refuses every URL.
  */
 import type { Readable } from 'node:stream';
-import { request } from 'undici';
 import { parseS3Uri } from '../domain/index.js';
+import { OutboundRefused, type OutboundPolicy } from '../outbound/index.js';
 import type { ObjectStore } from './object-store.js';
+
+const POLICY = Symbol('outbound policy');
+
+/** The store, with the outbound policy its https:// locations are opened through. */
+export function withOutboundPolicy(store: ObjectStore, policy: OutboundPolicy): ObjectStore {
+  return { get: (uri) => store.get(uri), put: (uri, body, options) => store.put(uri, body, options), [POLICY]: policy } as ObjectStore;
+}
 
 export async function openLocation(store: ObjectStore, location: string, signal?: AbortSignal): Promise<{ body: Readable; contentLength?: number }> {
   const s3 = parseS3Uri(location);
   if (s3) return store.get(s3);
-  const res = await request(location, { method: 'GET', headersTimeout: 0, bodyTimeout: 0, ...(signal && { signal }) });
-  if (res.statusCode !== 200) {
-    await res.body.dump();
-    throw new Error(`GET answered HTTP ${res.statusCode}`);
-  }
-  const length = Number(res.headers['content-length']);
-  return { body: res.body, ...(Number.isFinite(length) && { contentLength: length }) };
+  const policy = (store as { [POLICY]?: OutboundPolicy })[POLICY];
+  if (!policy || !/^https:\/\//i.test(location)) throw new OutboundRefused();
+  return policy.get(location, signal ? { signal } : {});
 }

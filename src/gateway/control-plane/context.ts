@@ -4,6 +4,7 @@ import type { Catalog } from '../../catalog/index.js';
 import type { EndpointNotifications, NotificationSettings } from '../../domain/index.js';
 import { AppError } from '../../errors.js';
 import type { NotificationOutbox } from '../../notify/index.js';
+import type { OutboundPolicy } from '../../outbound/index.js';
 
 export interface ConfiguredEndpoint {
   name: string;
@@ -25,6 +26,8 @@ export interface EndpointDeployment {
   image: string;
   environment: Record<string, string>;
   modelDataUrl?: string;
+  /** ModelDataDownloadTimeoutInSeconds of the variant, when given. */
+  modelDataDownloadTimeoutSeconds?: number;
   instanceCount: number;
   /** Absent for a real-time endpoint. */
   async?: { maxConcurrencyPerInstance: number; s3OutputPath: string; s3FailurePath?: string; notification?: NotificationSettings };
@@ -66,6 +69,10 @@ export interface ControlPlaneContext {
   images?: Readonly<Record<string, { allowedEnvironment?: readonly string[] }>>;
   /** The config's `limits`; DEFAULT_LIMITS when absent. */
   limits?: InstanceLimits;
+  /** The outbound policy an Image given as a URL must pass; none: every Image URL is refused. */
+  outbound?: OutboundPolicy;
+  /** Topics listed under the config's `topics`, and whether others may go to AWS SNS (`outbound.awsSns`); none listed and false when absent. */
+  topics?: { listed: (topicArn: string) => boolean; awsSns: boolean };
 }
 
 export interface InstanceLimits {

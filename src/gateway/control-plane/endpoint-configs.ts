@@ -40,6 +40,13 @@ export async function createEndpointConfig(ctx: ControlPlaneContext, input: Crea
   variants.forEach((v, i) => {
     if (v.ServerlessConfig === undefined) c.required(`productionVariants.${i + 1}.member.initialInstanceCount`, v.InitialInstanceCount);
   });
+  const notification = input.AsyncInferenceConfig?.OutputConfig?.NotificationConfig;
+  for (const key of ['SuccessTopic', 'ErrorTopic'] as const) {
+    const topic = notification?.[key];
+    if (topic === undefined || ctx.topics?.awsSns || ctx.topics?.listed(topic)) continue;
+    c.add(`Value at 'asyncInferenceConfig.outputConfig.notificationConfig.${key.charAt(0).toLowerCase()}${key.slice(1)}' failed to satisfy constraint: ` +
+      `topic ${topic} is not allowed by the outbound policy: this server publishes only to topics its config lists under "topics" (or to AWS SNS when "outbound.awsSns" is true)`);
+  }
   const problems = c.message();
   if (problems) throw new AppError('ValidationException', problems);
   const names = variants.map((v) => v.VariantName!);

@@ -30,7 +30,7 @@ export interface EndpointDoc {
   Tags?: unknown[];
 }
 
-interface Variant { VariantName: string; ModelName: string; InitialInstanceCount?: number; InitialVariantWeight?: number; ContainerStartupHealthCheckTimeoutInSeconds?: number }
+interface Variant { VariantName: string; ModelName: string; InitialInstanceCount?: number; InitialVariantWeight?: number; ContainerStartupHealthCheckTimeoutInSeconds?: number; ModelDataDownloadTimeoutInSeconds?: number }
 interface NotificationConfig { SuccessTopic?: string; ErrorTopic?: string; IncludeInferenceResponseIn?: string[] }
 interface ConfigDoc { ProductionVariants: Variant[]; AsyncInferenceConfig?: { ClientConfig?: { MaxConcurrentInvocationsPerInstance?: number }; OutputConfig: { S3OutputPath?: string; S3FailurePath?: string; NotificationConfig?: NotificationConfig } } }
 interface ModelDoc { PrimaryContainer?: { Image?: string; Environment?: Record<string, string>; ModelDataUrl?: string }; Containers?: ModelDoc['PrimaryContainer'][] }
@@ -128,6 +128,7 @@ export async function resolveDeployment(ctx: ControlPlaneContext, name: string, 
   return {
     name, configName, variantName: variant.VariantName, image: container.Image, environment: container.Environment ?? {},
     ...(container.ModelDataUrl !== undefined && { modelDataUrl: container.ModelDataUrl }),
+    ...(typeof variant.ModelDataDownloadTimeoutInSeconds === 'number' && { modelDataDownloadTimeoutSeconds: variant.ModelDataDownloadTimeoutInSeconds }),
     instanceCount: instanceOverride ?? variant.InitialInstanceCount ?? 1,
     ...(asyncConfig && out && {
       async: {

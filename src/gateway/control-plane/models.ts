@@ -1,6 +1,7 @@
 /** CreateModel, DescribeModel, DeleteModel, ListModels. */
 import { constraints, refusedEnvironmentVariables, type Constraints } from '../../domain/index.js';
 import { AppError } from '../../errors.js';
+import { checkImageUrl } from '../../outbound/index.js';
 import { alreadyExists, arn, type ControlPlaneContext } from './context.js';
 import { storedResourceOps } from './stored-resource-ops.js';
 
@@ -24,6 +25,8 @@ export async function createModel(ctx: ControlPlaneContext, input: CreateModelIn
     throw new AppError('ValidationException', 'Either PrimaryContainer or Containers must be provided: the container (Image, ModelDataUrl, Environment) that serves the model.');
   }
   const c = constraints();
+  if (input.PrimaryContainer) checkImage(ctx, c, 'primaryContainer', input.PrimaryContainer);
+  input.Containers?.forEach((container, i) => checkImage(ctx, c, `containers.${i + 1}.member`, container));
   if (input.PrimaryContainer) checkEnvironment(ctx, c, 'primaryContainer', input.PrimaryContainer);
   input.Containers?.forEach((container, i) => checkEnvironment(ctx, c, `containers.${i + 1}.member`, container));
   const problems = c.message();
@@ -33,6 +36,20 @@ export async function createModel(ctx: ControlPlaneContext, input: CreateModelIn
   const created = await ctx.catalog.create('model', name, { ...input, ModelArn: modelArn });
   if (!created) throw alreadyExists(ctx, 'model', name);
   return { ModelArn: modelArn };
+}
+
+/**
+ * An Image that is not an entry of the config's `images` but an http(s) URL: the server will call
+ * it, so the outbound policy must allow it, and it may not carry a query, fragment or credentials.
+ */
+function checkImage(ctx: ControlPlaneContext, c: Constraints, member: string, container: ContainerDefinition): void {
+  const image = container.Image;
+  if (image === undefined || (ctx.images && Object.hasOwn(ctx.images, image)) || !/^https?:\/\//i.test(image)) return;
+  try {
+    checkImageUrl(ctx.outbound, image);
+  } catch (err) {
+    c.add(`Value at '${member}.image' failed to satisfy constraint: ${(err as Error).message}`);
+  }
 }
 
 /** Variables that would load code into the model process, unless the operator's images entry allows them. */
