@@ -156,9 +156,11 @@ describe.skipIf(!mount.ok)(`the data dir's disk is full (${mount.ok ? mount.kind
     const id = /([0-9a-f-]{36})\.out$/.exec(res.OutputLocation!)![1];
     fillDisk();
     try {
-      // The model answers; writing its output fails for lack of space and is retried.
-      await waitFor(() => server.logs.some((l) => l.msg === 'writing the outcome object failed; retrying' && l.id === id
-        && String((l.err as { message?: string } | undefined)?.message).includes('ENOSPC')), 10_000, 'the output write to fail with ENOSPC');
+      // The model answers; the outcome's first write (the claim on its object in the queue, then the
+      // object itself) fails for lack of space and is retried in place, not by running the model again.
+      await waitFor(() => server.logs.some((l) => l.id === id
+        && ((l.msg === 'writing the outcome object failed; retrying' && String((l.err as { message?: string } | undefined)?.message).includes('ENOSPC'))
+          || (l.msg === 'recording the outcome claim failed; retrying' && /disk is full|ENOSPC/.test(String((l.err as { message?: string } | undefined)?.message))))), 10_000, 'the outcome write to fail for lack of space');
     } finally {
       freeDisk();
     }

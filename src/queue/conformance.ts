@@ -114,6 +114,62 @@ export function queueConformance(name: string, makeHarness: () => Promise<QueueH
       await q.stop();
     });
 
+    it('never expires an invocation that was started once, however late it is back in the queue', async () => {
+      const harness = await makeHarness();
+      const q = await harness.open('w1');
+      const t = Date.now();
+      const started = request({ receivedAtMs: t - 61_000, requestTtlSeconds: 60 });
+      const neverStarted = request({ endpointName: 'other', receivedAtMs: t - 61_000, requestTtlSeconds: 60 });
+      await q.enqueue(started); await q.enqueue(neverStarted);
+      // Started, then back in the queue: by a lost lease, and by a release.
+      expect((await q.lease('ep', 1))?.invocation.id).toBe(started.id);
+      expect(await q.reclaimExpiredLeases(Date.now() + 1000)).toBe(1);
+      const again = (await q.lease('ep', 10_000))!;
+      expect(await q.release(again)).toBe(true);
+      // Leased by the expiry path and given back: it never ran, so it still expires.
+      const expiring = await q.leaseExpired(t, 10, 10_000);
+      expect(expiring.map((l) => l.invocation.id)).toEqual([neverStarted.id]);
+      expect(await q.release(expiring[0]!)).toBe(true);
+      expect((await q.leaseExpired(t, 10, 10_000)).map((l) => l.invocation.id)).toEqual([neverStarted.id]);
+      await q.stop();
+      // Not after a restart either (the crash case): it is leased to run again.
+      const q2 = await harness.open('w2');
+      await q2.reclaimExpiredLeases(Date.now() + 120_000);
+      expect((await q2.leaseExpired(Date.now(), 10, 10_000)).map((l) => l.invocation.id)).toEqual([neverStarted.id]);
+      const rerun = (await q2.lease('ep', 10_000))!;
+      expect(rerun.invocation.id).toBe(started.id);
+      expect(rerun.attempt).toBe(3);
+      expect(await q2.complete(rerun, { state: 'completed' })).toBe(true);
+      await q2.stop();
+    });
+
+    it('remembers which outcome object an invocation gets, across attempts, under the lease', async () => {
+      const harness = await makeHarness();
+      const q = await harness.open('w1');
+      const r = request();
+      await q.enqueue(r);
+      const first = (await q.lease('ep', 60_000))!;
+      expect(await q.prepareOutcome(first, { state: 'completed', modelStatus: 200 })).toEqual({ state: 'completed', modelStatus: 200 });
+      await q.stop();
+      // A crash before the outcome was recorded; the next attempt wants the other object.
+      const q2 = await harness.open('w2');
+      await q2.reclaimExpiredLeases(Date.now() + 120_000);
+      const second = (await q2.lease('ep', 10_000))!;
+      expect(second.attempt).toBe(2);
+      const failed = { state: 'failed', failureReason: 'boom', modelStatus: 500 } as const;
+      expect(await q2.prepareOutcome(second, failed)).toEqual({ state: 'completed', modelStatus: 200 });
+      // Same object: replaced. The other object only with `replace`.
+      expect(await q2.prepareOutcome(second, { state: 'completed', modelStatus: 201 })).toEqual({ state: 'completed', modelStatus: 201 });
+      expect(await q2.prepareOutcome(second, failed, { replace: true })).toEqual(failed);
+      expect(await q2.prepareOutcome(second, { state: 'expired', failureReason: 'late' })).toEqual({ state: 'expired', failureReason: 'late' });
+      expect(await q2.prepareOutcome(second, { state: 'completed' })).toEqual({ state: 'expired', failureReason: 'late' });
+      // Fenced: an old lease changes nothing.
+      expect(await q2.prepareOutcome(first, { state: 'completed' }, { replace: true })).toBeUndefined();
+      expect(await q2.complete(second, failed)).toBe(true);
+      expect(await q2.prepareOutcome(second, failed)).toBeUndefined();
+      await q2.stop();
+    });
+
     it('counts the backlog per endpoint through every change of state, and finds the oldest queued', async () => {
       const harness = await makeHarness();
       const q = await harness.open();

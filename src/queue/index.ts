@@ -1,4 +1,5 @@
 export type { Backlog, InvocationQueue, Lease } from './invocation-queue.js';
+export { outcomeObject } from './invocation-queue.js';
 export { createSqliteQueue, type SqliteQueue, type SqliteQueueOptions } from './sqlite/sqlite-queue.js';
 export { createRedisQueue, type RedisQueue, type RedisQueueOptions } from './redis/redis-queue.js';
 export {

@@ -10,6 +10,12 @@
  *   worker's work is done by another. Delivery is therefore at least once.
  * - Every call that takes a Lease checks it still holds (fencing): after the lease was lost it
  *   does nothing and returns false.
+ * - RequestTTLSeconds covers only the wait in the queue, as on SageMaker: `leaseExpired` never
+ *   returns an invocation that was ever leased by `lease` (started); one that a crash or a lost
+ *   lease put back in the queue is run again, however late.
+ * - An invocation gets one outcome object, output or failure, never both: before writing one the
+ *   worker calls `prepareOutcome` under its lease, which remembers durably which object that
+ *   invocation is getting, so a later attempt (after a crash) sees what an earlier one chose.
  * - Per endpoint, invocations are leased oldest first (best effort, as SageMaker's own queue).
  * - `onAvailable` tells listeners in this process that an endpoint may have queued work.
  * - `backlog` is cheap enough to call on every metrics scrape: counts kept as counters (O(1) per
@@ -41,9 +47,21 @@ export interface InvocationQueue {
   enqueue(request: InvocationRequest): Promise<void>;
   /** The oldest queued invocation of the endpoint, leased; undefined when none is queued. */
   lease(endpointName: string, leaseMs: number): Promise<Lease | undefined>;
-  /** Queued invocations (any endpoint) whose RequestTTLSeconds ran out, leased for the expiry path. */
+  /**
+   * Queued invocations (any endpoint) whose RequestTTLSeconds ran out and that were never started
+   * (never leased by `lease`), leased for the expiry path.
+   */
   leaseExpired(nowMs: number, limit: number, leaseMs: number): Promise<Lease[]>;
   extend(lease: Lease, leaseMs: number): Promise<boolean>;
+  /**
+   * Before an outcome object is written (or an outcome without one recorded): remembers durably,
+   * under the lease, which object the invocation is getting (`outcomeObject`). Resolves to the
+   * outcome pending now: `outcome` itself when none was pending or the pending one has the same
+   * object (it is replaced); an earlier attempt's outcome, unchanged, when that one chose the other
+   * object — unless `replace`, which the caller passes once it knows that object was never written;
+   * undefined when the lease was lost (write nothing then).
+   */
+  prepareOutcome(lease: Lease, outcome: Outcome, options?: { replace?: boolean }): Promise<Outcome | undefined>;
   /**
    * Records the final state, and in the same transaction puts `notifications` in the outbox; the
    * outcome object must already be written. Durable when it resolves.
@@ -57,4 +75,9 @@ export interface InvocationQueue {
   /** Queued and running counts of the endpoint, and its oldest queued invocation; see the contract above. */
   backlog(endpointName: string): Promise<Backlog>;
   onAvailable(listener: (endpointName: string) => void): () => void;
+}
+
+/** Which object an outcome writes: the output for `completed`, the failure object for every other state. */
+export function outcomeObject(outcome: Pick<Outcome, 'state'>): 'output' | 'failure' {
+  return outcome.state === 'completed' ? 'output' : 'failure';
 }

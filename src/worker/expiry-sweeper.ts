@@ -1,6 +1,8 @@
 /**
  * Once a second: invocations still queued past their RequestTTLSeconds take the expiry path even
  * when their endpoint has no capacity, and leases that ran out (a dead worker's) are reclaimed.
+ * Only invocations never started expire (the queue's `leaseExpired` skips the others): one a crash
+ * put back in the queue was already sent to the model, so it runs again, as on SageMaker.
  * TTLs are at least 60 s, so a one-second sweep is precise enough.
  */
 import type { Logger } from 'pino';

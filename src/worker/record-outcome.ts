@@ -42,27 +42,31 @@ export async function recordOutcome(deps: RunDeps, lease: Lease, outcome: Outcom
   else deps.logger.info({ ...fields, failureReason: outcome.failureReason?.slice(0, FAILURE_BODY_PREVIEW) }, `invocation ${outcome.state}`);
 }
 
-/** How long a failing `complete` is retried (the dispatcher keeps extending the lease meanwhile). */
-const COMPLETE_RETRY_FOR_MS = 5 * 60_000;
-const COMPLETE_MAX_DELAY_MS = 5000;
+/** How long a failing queue write of the outcome is retried (the dispatcher keeps extending the lease meanwhile). */
+const QUEUE_RETRY_FOR_MS = 5 * 60_000;
+const QUEUE_MAX_DELAY_MS = 5000;
 
 /**
- * `complete`, retried while it throws (a full disk, the queue store unreachable): the outcome
- * object is written, and giving up would mean running the model again once the lease runs out.
- * A `false` (the lease was lost) is an answer, not a failure, and is not retried.
+ * A queue write of an outcome (`complete`, or the claim before its object: `prepareOutcome`),
+ * retried while it throws (a full disk, the queue store unreachable): giving up would mean running
+ * the model again once the lease runs out. An answer (the lease was lost) is not retried.
  */
-async function completeWithRetries(deps: RunDeps, lease: Lease, outcome: Outcome, drafts: NotificationDraft[]): Promise<boolean> {
-  const giveUpAt = Date.now() + COMPLETE_RETRY_FOR_MS;
+export async function withQueueRetries<T>(deps: RunDeps, lease: Lease, what: string, write: () => Promise<T>): Promise<T> {
+  const giveUpAt = Date.now() + QUEUE_RETRY_FOR_MS;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await deps.queue.complete(lease, outcome, drafts);
+      return await write();
     } catch (err) {
       if (Date.now() > giveUpAt) throw err;
-      const delayMs = Math.min(COMPLETE_MAX_DELAY_MS, 100 * 2 ** attempt);
-      deps.logger.warn({ err, id: lease.invocation.id, attempt, delayMs }, 'recording the outcome failed; retrying');
+      const delayMs = Math.min(QUEUE_MAX_DELAY_MS, 100 * 2 ** attempt);
+      deps.logger.warn({ err, id: lease.invocation.id, attempt, delayMs }, `${what} failed; retrying`);
       await new Promise((resolve) => setTimeout(resolve, delayMs));
     }
   }
+}
+
+async function completeWithRetries(deps: RunDeps, lease: Lease, outcome: Outcome, drafts: NotificationDraft[]): Promise<boolean> {
+  return withQueueRetries(deps, lease, 'recording the outcome', () => deps.queue.complete(lease, outcome, drafts));
 }
 
 /**

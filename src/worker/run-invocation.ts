@@ -3,6 +3,11 @@
  * instance, write the output or failure object, then record the final state. The object is
  * always written before the state is recorded, so a recorded outcome always has its object.
  *
+ * One object per invocation, output or failure, whatever crashes: before writing one (or recording
+ * an outcome that has none) the run claims it with `queue.prepareOutcome` under its lease. When an
+ * earlier attempt (killed before it recorded its outcome) chose the other object and that object
+ * exists, its outcome is recorded instead and nothing is written; a client may already have seen it.
+ *
  * Like SageMaker, a failure is never retried: a 4xx/5xx, a timeout or a dead instance fails the
  * invocation. Only a shutdown returns it to the queue (see Dispatcher).
  */
@@ -13,11 +18,11 @@ import { expiresAtMs, parseS3Uri, type Invocation, type Outcome } from '../domai
 import { isAppError, toError } from '../errors.js';
 import type { Metrics } from '../metrics/index.js';
 import type { Instance } from '../models/index.js';
-import type { InvocationQueue, Lease } from '../queue/index.js';
+import { outcomeObject, type InvocationQueue, type Lease } from '../queue/index.js';
 import { openLocation, type ObjectStore } from '../storage/index.js';
 import { holdResponse, type HeldResponse } from './held-response.js';
 import { putWithRetries } from './put-with-retries.js';
-import { recordOutcome, type ModelResponse, type OutcomeNotifications } from './record-outcome.js';
+import { recordOutcome, withQueueRetries, type ModelResponse, type OutcomeNotifications } from './record-outcome.js';
 
 export interface RunDeps {
   queue: InvocationQueue;
@@ -50,7 +55,7 @@ export async function runInvocation(deps: RunDeps, lease: Lease, instance: Insta
   const callSignal = AbortSignal.any([signal, timeout]);
   let result: Result;
   try {
-    result = await callModel(deps, inv, instance, callSignal);
+    result = await callModel(deps, lease, instance, callSignal);
   } catch (err) {
     if (signal.aborted) {
       if (signal.reason === AbortReasons.shutdown) await deps.queue.release(lease);
@@ -64,9 +69,51 @@ export async function runInvocation(deps: RunDeps, lease: Lease, instance: Insta
         : failureFromError(err, inv),
     };
   }
-  // A failure without an object of its own (no model answer to keep) gets one saying why.
-  if (result.outcome.state !== 'completed' && result.response === undefined) await writeFailure(deps, inv, result.outcome);
-  await recordOutcome(deps, lease, result.outcome, now() - started, result.response);
+  if (result.settled) {
+    await recordOutcome(deps, lease, result.outcome, now() - started, result.response);
+    return;
+  }
+  const claim = await claimObject(deps, lease, result.outcome);
+  if (claim === 'write') {
+    // A failure without an object of its own (no model answer to keep) gets one saying why.
+    if (result.outcome.state !== 'completed' && result.response === undefined) await writeFailure(deps, inv, result.outcome);
+    await recordOutcome(deps, lease, result.outcome, now() - started, result.response);
+  } else {
+    await recordOutcome(deps, lease, claim === 'lost' ? result.outcome : claim, now() - started);
+  }
+}
+
+/**
+ * Claims the outcome's object before it is written (see the header). 'write': go ahead. An
+ * Outcome: an earlier attempt's, whose object exists; record it and write nothing. 'lost': the
+ * lease was lost; write nothing (recording will find the lease gone too).
+ */
+async function claimObject(deps: RunDeps, lease: Lease, outcome: Outcome): Promise<'write' | 'lost' | Outcome> {
+  const pending = await withQueueRetries(deps, lease, 'recording the outcome claim', () => deps.queue.prepareOutcome(lease, outcome));
+  if (!pending) return 'lost';
+  if (outcomeObject(pending) === outcomeObject(outcome)) return 'write';
+  const inv = lease.invocation;
+  const location = outcomeObject(pending) === 'output' ? inv.outputLocation : inv.failureLocation;
+  if (location !== undefined && await objectExists(deps, location)) {
+    deps.logger.warn({ id: inv.id, inferenceId: inv.inferenceId, location, state: pending.state },
+      'an earlier attempt wrote this invocation\'s outcome object before a crash; recording its outcome, not this run\'s');
+    return pending;
+  }
+  // The earlier attempt's object never landed: nobody saw it, this run's outcome stands.
+  return (await withQueueRetries(deps, lease, 'recording the outcome claim', () => deps.queue.prepareOutcome(lease, outcome, { replace: true }))) ? 'write' : 'lost';
+}
+
+/** Whether an object exists; an error other than "not found" is thrown (the caller must not guess). */
+async function objectExists(deps: RunDeps, location: string): Promise<boolean> {
+  try {
+    const object = await deps.store.get(parseS3Uri(location)!);
+    object.body.destroy();
+    return true;
+  } catch (err) {
+    // A key the store cannot hold was never written.
+    if (isAppError(err, 'ObjectNotFound') || isAppError(err, 'ObjectKeyInvalid')) return false;
+    throw err;
+  }
 }
 
 /** The expiry path: a failure object saying so, then the `expired` state. */
@@ -89,11 +136,13 @@ export async function failQueued(deps: RunDeps, endpointName: string, failureRea
 
 /** An outcome decided without the model: the failure object, then the recorded state. */
 async function endWithoutModel(deps: RunDeps, lease: Lease, outcome: Outcome): Promise<void> {
-  await writeFailure(deps, lease.invocation, outcome);
-  await recordOutcome(deps, lease, outcome, 0);
+  const claim = await claimObject(deps, lease, outcome);
+  if (claim === 'write') await writeFailure(deps, lease.invocation, outcome);
+  await recordOutcome(deps, lease, claim === 'write' || claim === 'lost' ? outcome : claim, 0);
 }
 
-async function callModel(deps: RunDeps, inv: Invocation, instance: Instance, signal: AbortSignal): Promise<Result> {
+async function callModel(deps: RunDeps, lease: Lease, instance: Instance, signal: AbortSignal): Promise<Result> {
+  const inv = lease.invocation;
   const input = await openInput(deps, inv, signal);
   const headers: Record<string, string> = {
     'content-type': inv.contentType ?? 'application/octet-stream',
@@ -146,6 +195,10 @@ async function callModel(deps: RunDeps, inv: Invocation, instance: Instance, sig
       ...(held.bytes && held.bytes.length <= NOTIFICATION_BODY_MAX_BYTES && { body: held.bytes }),
     };
     const location = ok ? inv.outputLocation : inv.failureLocation!;
+    const decided: Outcome = ok ? { state: 'completed', modelStatus: res.statusCode } : modelError(res.statusCode, `See ${location} for the full response.`);
+    const claim = await claimObject(deps, lease, decided);
+    if (claim === 'lost') return { outcome: decided, settled: true };
+    if (claim !== 'write') return { outcome: claim, settled: true };
     try {
       await writeObject(deps, inv, location, held);
     } catch (err) {
@@ -153,9 +206,7 @@ async function callModel(deps: RunDeps, inv: Invocation, instance: Instance, sig
       deps.logger.error({ err, id: inv.id, location }, 'could not write the outcome object after every retry');
       return { outcome: { state: 'failed', modelStatus: res.statusCode, failureReason: `ClientError: Could not upload the response to ${location}: ${toError(err).message}` } };
     }
-    return ok
-      ? { outcome: { state: 'completed', modelStatus: res.statusCode }, response }
-      : { outcome: modelError(res.statusCode, `See ${location} for the full response.`), response };
+    return { outcome: decided, response, settled: true };
   } finally {
     await held.release();
   }
@@ -167,6 +218,8 @@ const NOTIFICATION_BODY_MAX_BYTES = 128 * 1024;
 interface Result {
   outcome: Outcome;
   response?: ModelResponse;
+  /** Its object is claimed (and written, or known to exist): nothing is left but recording it. */
+  settled?: boolean;
 }
 
 function modelError(status: number, where: string): Outcome {

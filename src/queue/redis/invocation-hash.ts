@@ -2,7 +2,8 @@
  * An invocation as a Redis hash. What is fixed at accept time is one JSON field (`meta`), written
  * once; what changes has a field of its own for the scripts to read and write: endpoint, state,
  * attempts, seq, receivedAtMs, expiresAtMs, leaseOwner, leaseExpiresAtMs, startedAtMs,
- * finishedAtMs, failureReason, modelStatus. The body is a binary field (dropped with the outcome);
+ * finishedAtMs, failureReason, modelStatus, pendingObject and pendingOutcome (prepareOutcome).
+ * The body is a binary field (dropped with the outcome);
  * it is read with Buffer replies, so its bytes round-trip exactly.
  */
 import { expiresAtMs, type Invocation, type InvocationRequest, type InvocationState } from '../../domain/index.js';

@@ -32,14 +32,15 @@ local function leaseOne(id, owner, leaseExpiresAt, now, setStarted)
   return redis.call('HGETALL', key)
 end
 -- Back to its place in the endpoint's queue (its original seq), from running.
+-- The TTL covers only the wait in the queue: an invocation ever started goes back without a deadline.
 local function requeue(key, id, ep)
-  local v = redis.call('HMGET', key, 'seq', 'expiresAtMs')
+  local v = redis.call('HMGET', key, 'seq', 'expiresAtMs', 'startedAtMs')
   redis.call('HSET', key, 'state', 'queued')
   redis.call('HDEL', key, 'leaseOwner', 'leaseExpiresAtMs')
   redis.call('ZREM', p .. 'leases', id)
   redis.call('HINCRBY', p .. 'running', ep, -1)
   redis.call('ZADD', queuedKey(ep), v[1], id)
-  redis.call('ZADD', p .. 'expiry', v[2], id)
+  if not v[3] then redis.call('ZADD', p .. 'expiry', v[2], id) end
 end
 `;
 
@@ -78,13 +79,18 @@ while true do
 end
 `);
 
-/** ARGV: nowMs, limit, owner, leaseExpiresAtMs. Returns leased hashes, soonest expired first. */
+/** ARGV: nowMs, limit, owner, leaseExpiresAtMs. Returns leased hashes of never-started invocations, soonest expired first. */
 export const LEASE_EXPIRED = luaScript('leaseExpired', `${COMMON}
 local ids = redis.call('ZRANGEBYSCORE', p .. 'expiry', '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 local out = {}
 for _, id in ipairs(ids) do
-  local leased = leaseOne(id, ARGV[3], ARGV[4], ARGV[1], false)
-  if leased then out[#out + 1] = leased end
+  if redis.call('HEXISTS', invKey(id), 'startedAtMs') == 1 then
+    -- Started once (put back by a crash or a lost lease): it runs again, it never expires.
+    redis.call('ZREM', p .. 'expiry', id)
+  else
+    local leased = leaseOne(id, ARGV[3], ARGV[4], ARGV[1], false)
+    if leased then out[#out + 1] = leased end
+  end
 end
 return out
 `);
@@ -96,6 +102,19 @@ if not holds(key, ARGV[2], ARGV[3]) then return 0 end
 redis.call('HSET', key, 'leaseExpiresAtMs', ARGV[4])
 redis.call('ZADD', p .. 'leases', ARGV[4], ARGV[1])
 return 1
+`);
+
+/**
+ * ARGV: id, owner, attempt, object ('output' | 'failure'), outcome JSON, replace ('1' | '0').
+ * Returns {0} when the lease is not held, else {1, pending outcome JSON, changed}.
+ */
+export const PREPARE_OUTCOME = luaScript('prepareOutcome', `${COMMON}
+local key = invKey(ARGV[1])
+if not holds(key, ARGV[2], ARGV[3]) then return {0} end
+local v = redis.call('HMGET', key, 'pendingObject', 'pendingOutcome')
+if v[1] and v[1] ~= ARGV[4] and ARGV[6] ~= '1' then return {1, v[2], 0} end
+redis.call('HSET', key, 'pendingObject', ARGV[4], 'pendingOutcome', ARGV[5])
+return {1, ARGV[5], 1}
 `);
 
 /**
@@ -164,4 +183,4 @@ end
 return {queued, running, oldest}
 `);
 
-export const QUEUE_SCRIPTS = [ENQUEUE, LEASE, LEASE_EXPIRED, EXTEND, COMPLETE, RELEASE, RECLAIM, BACKLOG];
+export const QUEUE_SCRIPTS = [ENQUEUE, LEASE, LEASE_EXPIRED, EXTEND, PREPARE_OUTCOME, COMPLETE, RELEASE, RECLAIM, BACKLOG];

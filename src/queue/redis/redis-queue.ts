@@ -33,13 +33,14 @@
  * redis-connection.ts), and the same object works again once Redis is back.
  */
 import type { Logger } from 'pino';
+import type { Outcome } from '../../domain/index.js';
 import { AppError } from '../../errors.js';
 import type { NotificationOutbox } from '../../notify/index.js';
 import { groupCommit, type PendingEnqueue } from '../group-commit.js';
-import type { Backlog, InvocationQueue, Lease } from '../invocation-queue.js';
+import { outcomeObject, type Backlog, type InvocationQueue, type Lease } from '../invocation-queue.js';
 import { enqueueArgs, fieldsOf, toInvocation } from './invocation-hash.js';
 import { OUTBOX_SCRIPTS } from './outbox-scripts.js';
-import { BACKLOG, COMPLETE, ENQUEUE, EXTEND, LEASE, LEASE_EXPIRED, QUEUE_SCRIPTS, RECLAIM, RELEASE } from './queue-scripts.js';
+import { BACKLOG, COMPLETE, ENQUEUE, EXTEND, LEASE, LEASE_EXPIRED, PREPARE_OUTCOME, QUEUE_SCRIPTS, RECLAIM, RELEASE } from './queue-scripts.js';
 import {
   checkPrefix, closeRedis, connectRedis, loadScripts, redactRedisUrl, runScript, runScriptBuffer, toUnavailable,
   type LuaScript, type Redis, type RedisArg,
@@ -182,6 +183,13 @@ export function createRedisQueue(options: RedisQueueOptions): RedisQueue {
 
     async extend(lease, leaseMs) {
       return await run(EXTEND, [...fence(lease), String(now() + leaseMs)]) === 1;
+    },
+
+    async prepareOutcome(lease, outcome, opts) {
+      const [held, pending] = await run(PREPARE_OUTCOME, [
+        ...fence(lease), outcomeObject(outcome), JSON.stringify(outcome), opts?.replace === true ? '1' : '0',
+      ]) as [number, string?, number?];
+      return held === 1 && pending !== undefined ? JSON.parse(pending) as Outcome : undefined;
     },
 
     async complete(lease, outcome, notifications = []) {

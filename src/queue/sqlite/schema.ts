@@ -67,6 +67,12 @@ const MIGRATIONS: string[] = [
      error TEXT
    );
    CREATE INDEX notification_attempts_by_notification ON notification_attempts (notification_seq, id);`,
+  // The TTL covers only the wait in the queue: an invocation ever started (started_at set) is
+  // never expired, so the expiry index leaves it out. pending_outcome (JSON) is the outcome whose
+  // object a worker is writing or wrote (InvocationQueue.prepareOutcome).
+  `ALTER TABLE invocations ADD COLUMN pending_outcome TEXT;
+   DROP INDEX invocations_expiry;
+   CREATE INDEX invocations_expiry ON invocations (expires_at) WHERE state = 'queued' AND started_at IS NULL;`,
 ];
 
 export function migrate(db: Database): void {

@@ -24,12 +24,12 @@ import { EventEmitter } from 'node:events';
 import { closeSync, fsync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { expiresAtMs, type Invocation, type InvocationState, type NotificationDraft } from '../../domain/index.js';
+import { expiresAtMs, type Invocation, type InvocationState, type NotificationDraft, type Outcome } from '../../domain/index.js';
 import { coalesced } from '../../coalesced.js';
 import { AppError } from '../../errors.js';
 import type { NotificationOutbox } from '../../notify/index.js';
 import { groupCommit, type PendingEnqueue } from '../group-commit.js';
-import type { Backlog, InvocationQueue, Lease } from '../invocation-queue.js';
+import { outcomeObject, type Backlog, type InvocationQueue, type Lease } from '../invocation-queue.js';
 import { acquireLockFile } from './lock-file.js';
 import { migrate } from './schema.js';
 import { createSqliteOutbox, OUTBOX_ADDED, prepareOutbox } from './sqlite-outbox.js';
@@ -84,6 +84,10 @@ export function createSqliteQueue(options: SqliteQueueOptions): SqliteQueue {
         invocation_timeout_seconds, received_at, expires_at)
       VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     const outbox = prepareOutbox(d);
+    const pendingOf = d.prepare(`SELECT pending_outcome FROM invocations
+        WHERE id = @id AND state = 'running' AND lease_owner = @owner AND attempts = @attempt`);
+    const setPending = d.prepare(`UPDATE invocations SET pending_outcome = @pending
+        WHERE id = @id AND state = 'running' AND lease_owner = @owner AND attempts = @attempt`);
     const complete = d.prepare(`UPDATE invocations SET state = @state, failure_reason = @failureReason, model_status = @modelStatus,
           finished_at = @now, body = NULL, lease_owner = NULL, lease_expires_at = NULL
         WHERE id = @id AND state = 'running' AND lease_owner = @owner AND attempts = @attempt`);
@@ -104,10 +108,20 @@ export function createSqliteQueue(options: SqliteQueueOptions): SqliteQueue {
         RETURNING *`),
       leaseExpired: d.prepare(`UPDATE invocations SET state = 'running', lease_owner = @owner, lease_expires_at = @leaseExpiresAt,
           attempts = attempts + 1
-        WHERE seq IN (SELECT seq FROM invocations WHERE state = 'queued' AND expires_at <= @now ORDER BY expires_at LIMIT @limit)
+        WHERE seq IN (SELECT seq FROM invocations WHERE state = 'queued' AND started_at IS NULL AND expires_at <= @now
+          ORDER BY expires_at LIMIT @limit)
         RETURNING *`),
       extend: d.prepare(`UPDATE invocations SET lease_expires_at = @leaseExpiresAt
         WHERE id = @id AND state = 'running' AND lease_owner = @owner AND attempts = @attempt`),
+      /** The pending outcome after `prepareOutcome`; undefined when the lease was lost. */
+      prepareOutcome: d.transaction((args: Record<string, unknown>, outcome: Outcome, replace: boolean): { pending: Outcome; changed: boolean } | undefined => {
+        const row = pendingOf.get(args) as { pending_outcome: string | null } | undefined;
+        if (!row) return undefined;
+        const earlier = row.pending_outcome === null ? undefined : JSON.parse(row.pending_outcome) as Outcome;
+        if (earlier && !replace && outcomeObject(earlier) !== outcomeObject(outcome)) return { pending: earlier, changed: false };
+        setPending.run({ ...args, pending: JSON.stringify(outcome) });
+        return { pending: outcome, changed: true };
+      }),
       /** The outcome and its notifications: both or neither. Resolves to [recorded, notifications added]. */
       complete: d.transaction((args: Record<string, unknown>, drafts: readonly NotificationDraft[]): [boolean, number] => {
         if (complete.run(args).changes !== 1) return [false, 0];
@@ -239,6 +253,14 @@ export function createSqliteQueue(options: SqliteQueueOptions): SqliteQueue {
 
     async extend(lease, leaseMs) {
       return open().statements.extend.run({ ...fence(lease), leaseExpiresAt: now() + leaseMs }).changes === 1;
+    },
+
+    async prepareOutcome(lease, outcome, opts) {
+      const result = open().statements.prepareOutcome(fence(lease), outcome, opts?.replace === true);
+      if (!result) return undefined;
+      // Durable before the object is written: a crash must not forget which object it was.
+      if (result.changed) await syncWal();
+      return result.pending;
     },
 
     async complete(lease, outcome, notifications = []) {
