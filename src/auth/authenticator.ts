@@ -9,21 +9,11 @@
  *   S3 signs a declared hash that the body is then checked against as it streams).
  *
  * With `auth.mode` off both return undefined: there is no caller to check (loopback only, see
- * the config).
+ * the config). Every refusal is a SigV4Error; each surface names it in its own error shape.
  */
-import { SigV4Error, parseSignature, verifySignature, type ParsedSignature, type SigV4Failure, type SigV4Service, type SignedRequest } from './sigv4.js';
+import { SigV4Error, parseSignature, verifySignature, type ParsedSignature, type SigV4Service, type SignedRequest } from './sigv4.js';
 import type { AccessKey, KeyRing } from './key-ring.js';
 import { evaluatePolicy, type Decision } from './policy.js';
-
-export type AuthFailure = SigV4Failure | 'UnknownKey';
-
-/** A refused request; each surface names it in its own error shape. */
-export class AuthError extends Error {
-  constructor(readonly failure: AuthFailure, message: string, readonly details?: Readonly<Record<string, string>>) {
-    super(message);
-    this.name = 'AuthError';
-  }
-}
 
 export interface Caller {
   key: AccessKey;
@@ -51,18 +41,18 @@ export function createAuthenticator(options: { mode: 'sigv4' | 'off'; keys: KeyR
     enabled,
     identify(req, service) {
       if (!enabled) return undefined;
-      const signature = rethrow(() => parseSignature(req, { service, region: options.region, nowMs: now() }));
-      if (!signature) throw new AuthError('MissingAuthentication', 'The request is not signed. Sign it with AWS Signature Version 4 and an access key of this server (docs/security.md).');
+      const signature = parseSignature(req, { service, region: options.region, nowMs: now() });
+      if (!signature) throw new SigV4Error('MissingAuthentication', 'The request is not signed. Sign it with AWS Signature Version 4 and an access key of this server (docs/security.md).');
       const key = options.keys.find(signature.accessKeyId);
       if (!key || !key.active) {
-        throw new AuthError('UnknownKey', key
+        throw new SigV4Error('UnknownKey', key
           ? `The access key ${signature.accessKeyId} is disabled (asyncinfer keys list shows its status).`
           : `The access key ${signature.accessKeyId} is not known to this server. Use a key from its config or from asyncinfer keys create.`);
       }
       return { key, signature };
     },
     verify(req, caller, payloadHash, service) {
-      const proof = rethrow(() => verifySignature(req, caller.signature, caller.key.secretAccessKey, payloadHash, service));
+      const proof = verifySignature(req, caller.signature, caller.key.secretAccessKey, payloadHash, service);
       return { ...caller, ...proof };
     },
     decide(caller, action, resource) {
@@ -72,19 +62,4 @@ export function createAuthenticator(options: { mode: 'sigv4' | 'off'; keys: KeyR
       return evaluatePolicy(caller.key.policy, action, resource);
     },
   };
-}
-
-function rethrow<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    throw asAuthError(err) ?? err;
-  }
-}
-
-/** A refusal from any step of verification (a streamed chunk's signature included) as an AuthError; undefined for anything else. */
-export function asAuthError(err: unknown): AuthError | undefined {
-  if (err instanceof AuthError) return err;
-  if (err instanceof SigV4Error) return new AuthError(err.failure, err.message, err.details as Record<string, string> | undefined);
-  return undefined;
 }

@@ -32,13 +32,14 @@
  * - PayloadMismatch: never thrown here; for callers that compare the body's hash with the
  *   declared `x-amz-content-sha256`.
  * - MissingAuthentication: never thrown here (parseSignature returns undefined); for callers.
+ * - UnknownKey: never thrown here (the verifier knows no keys); for callers that look the key up.
  */
 import * as crypto from 'node:crypto';
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
 export type SigV4Service = 'sagemaker' | 's3';
 
-export const SigV4Failures = ['MissingAuthentication', 'Malformed', 'WrongScope', 'Skewed', 'Expired', 'NotYetValid', 'HeadersNotSigned', 'SignatureMismatch', 'PayloadMismatch'] as const;
+export const SigV4Failures = ['MissingAuthentication', 'UnknownKey', 'Malformed', 'WrongScope', 'Skewed', 'Expired', 'NotYetValid', 'HeadersNotSigned', 'SignatureMismatch', 'PayloadMismatch'] as const;
 export type SigV4Failure = (typeof SigV4Failures)[number];
 
 /**
@@ -90,6 +91,11 @@ const MISMATCH = 'The request signature we calculated does not match the signatu
 
 /** crypto.hash (Node 20.12+) skips the Hash object: half the cost of createHash on short input. */
 const oneShot = (crypto as { hash?: (algorithm: string, data: Buffer | string, encoding: 'hex') => string }).hash;
+
+/** What S3 takes in x-amz-content-sha256: the hex SHA-256 of the body, or one of its named payload kinds. */
+export function isS3PayloadHash(value: string): boolean {
+  return S3_PAYLOAD_KINDS.has(value) || HEX_SHA256.test(value);
+}
 
 export function sha256Hex(data: Buffer | string): string {
   return oneShot ? oneShot('sha256', data, 'hex') : createHash('sha256').update(data).digest('hex');
@@ -360,7 +366,7 @@ function checkAllAmzHeadersSigned(raw: readonly string[], signed: readonly strin
 
 export function verifySignature(req: SignedRequest, parsed: ParsedSignature, secretAccessKey: string, payloadHash: string, service: SigV4Service): { signingKey: Buffer; scope: string; seedSignature: string } {
   const s3 = service === 's3';
-  if (s3 ? !S3_PAYLOAD_KINDS.has(payloadHash) && !HEX_SHA256.test(payloadHash) : !HEX_SHA256.test(payloadHash)) {
+  if (s3 ? !isS3PayloadHash(payloadHash) : !HEX_SHA256.test(payloadHash)) {
     // A body outside the signature is S3's choice to offer, not the other APIs'.
     throw new SigV4Error('Malformed', s3
       ? `x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER, or a valid sha256 value.`

@@ -10,8 +10,8 @@ import { newAccessKey, PolicyDocumentSchema, type StoredKey } from '../auth/inde
 import { createRedisCatalog, createSqliteCatalog, type Catalog } from '../catalog/index.js';
 import { loadConfig, type ResolvedConfig } from '../config/index.js';
 import { KEYS_HELP } from './help.js';
+import { EXIT_USAGE, usageError } from './usage.js';
 
-const EXIT_USAGE = 2;
 
 export async function keysCommand(args: string[]): Promise<number> {
   let parsed;
@@ -25,7 +25,7 @@ export async function keysCommand(args: string[]): Promise<number> {
       },
     });
   } catch (err) {
-    return usage(`${(err as Error).message}.`);
+    return usageError('keys', `${(err as Error).message}.`);
   }
   const { values, positionals } = parsed;
   const [action, ...extra] = positionals;
@@ -33,10 +33,10 @@ export async function keysCommand(args: string[]): Promise<number> {
     process.stdout.write(KEYS_HELP);
     return action === undefined && !values.help ? EXIT_USAGE : 0;
   }
-  if (extra.length > 0) return usage(`unexpected argument "${extra[0]}".`);
+  if (extra.length > 0) return usageError('keys', `unexpected argument "${extra[0]}".`);
   const id = values['access-key-id'];
-  if (['enable', 'disable', 'delete'].includes(action) && id === undefined) return usage(`"${action}" needs --access-key-id.`);
-  if (action !== 'create' && (values.policy !== undefined || values.description !== undefined)) return usage('--policy and --description are for "create".');
+  if (['enable', 'disable', 'delete'].includes(action) && id === undefined) return usageError('keys', `"${action}" needs --access-key-id.`);
+  if (action !== 'create' && (values.policy !== undefined || values.description !== undefined)) return usageError('keys', '--policy and --description are for "create".');
 
   let config: ResolvedConfig;
   try {
@@ -56,7 +56,7 @@ export async function keysCommand(args: string[]): Promise<number> {
       case 'enable':
       case 'disable': return await setStatus(catalog, id!, action === 'enable' ? 'Active' : 'Inactive', config);
       case 'delete': return await remove(catalog, id!, config);
-      default: return usage(`unknown subcommand "${action}"; use create, list, enable, disable or delete.`);
+      default: return usageError('keys', `unknown subcommand "${action}"; use create, list, enable, disable or delete.`);
     }
   } catch (err) {
     process.stderr.write(`asyncinfer keys: ${(err as Error).message}\n`);
@@ -74,18 +74,18 @@ async function create(catalog: Catalog, policyArg: string | undefined, descripti
       try {
         text = readFileSync(policyArg.slice('file://'.length), 'utf8');
       } catch (err) {
-        return usage(`cannot read the policy file: ${(err as Error).message}.`);
+        return usageError('keys', `cannot read the policy file: ${(err as Error).message}.`);
       }
     }
     let json: unknown;
     try {
       json = JSON.parse(text);
     } catch (err) {
-      return usage(`--policy is not JSON (${(err as Error).message}); give the document, or file://path/to/policy.json.`);
+      return usageError('keys', `--policy is not JSON (${(err as Error).message}); give the document, or file://path/to/policy.json.`);
     }
     const checked = PolicyDocumentSchema.safeParse(json);
     if (!checked.success) {
-      return usage(`--policy is not a valid policy:\n${checked.error.issues.map((i) => `  - ${i.path.join('.') || '(top level)'}: ${i.message}`).join('\n')}\n`);
+      return usageError('keys', `--policy is not a valid policy:\n${checked.error.issues.map((i) => `  - ${i.path.join('.') || '(top level)'}: ${i.message}`).join('\n')}\n`);
     }
     policy = checked.data;
   }
@@ -128,9 +128,4 @@ function notFound(id: string, config: ResolvedConfig): number {
 
 function print(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 4)}\n`);
-}
-
-function usage(message: string): number {
-  process.stderr.write(`asyncinfer keys: ${message} Run "asyncinfer keys --help" for the options.\n`);
-  return EXIT_USAGE;
 }

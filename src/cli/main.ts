@@ -10,8 +10,8 @@ import { createLogger, startServer } from '../main.js';
 import { KEYS_HELP, MAIN_HELP, NOTIFICATIONS_HELP, SERVE_HELP } from './help.js';
 import { keysCommand } from './keys-command.js';
 import { notificationsCommand } from './notifications-command.js';
+import { EXIT_USAGE } from './usage.js';
 
-const EXIT_USAGE = 2;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;

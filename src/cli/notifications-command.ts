@@ -6,8 +6,8 @@
 import { parseArgs } from 'node:util';
 import { NOTIFICATIONS_HELP } from './help.js';
 import { signedRequest } from './signed-request.js';
+import { usageError } from './usage.js';
 
-const EXIT_USAGE = 2;
 const DEFAULT_ENDPOINT_URL = 'http://127.0.0.1:8080';
 
 export async function notificationsCommand(args: string[]): Promise<number> {
@@ -22,7 +22,7 @@ export async function notificationsCommand(args: string[]): Promise<number> {
       },
     });
   } catch (err) {
-    return usage(`${(err as Error).message}.`);
+    return usageError('notifications', `${(err as Error).message}.`);
   }
   const { values, positionals } = parsed;
   const [action, ...extra] = positionals;
@@ -30,13 +30,13 @@ export async function notificationsCommand(args: string[]): Promise<number> {
     process.stdout.write(NOTIFICATIONS_HELP);
     return 0;
   }
-  if (extra.length > 0) return usage(`unexpected argument "${extra[0]}".`);
+  if (extra.length > 0) return usageError('notifications', `unexpected argument "${extra[0]}".`);
   const base = (values['endpoint-url'] ?? DEFAULT_ENDPOINT_URL).replace(/\/+$/, '');
   const signing = { region: values.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1', ...(values.profile !== undefined && { profile: values.profile }) };
   const call = (method: 'GET' | 'POST', url: string, body?: string) => send(signing, method, url, body);
 
   if (action === 'list') {
-    if (values.ids !== undefined) return usage('--ids is for "replay"; "list" takes --state, --endpoint-name and --limit.');
+    if (values.ids !== undefined) return usageError('notifications', '--ids is for "replay"; "list" takes --state, --endpoint-name and --limit.');
     const query = new URLSearchParams();
     if (values.state !== undefined) query.set('state', values.state);
     if (values['endpoint-name'] !== undefined) query.set('endpoint', values['endpoint-name']);
@@ -44,13 +44,13 @@ export async function notificationsCommand(args: string[]): Promise<number> {
     return call('GET', `${base}/admin/notifications${query.size > 0 ? `?${query}` : ''}`);
   }
   if (action === 'replay') {
-    if (values.state !== undefined && values.state !== 'failed') return usage('"replay" replays failed notifications only; leave out --state, or give --state failed.');
-    if (values['endpoint-name'] !== undefined || values.limit !== undefined) return usage('"replay" takes --ids (or nothing, for every failed notification).');
+    if (values.state !== undefined && values.state !== 'failed') return usageError('notifications', '"replay" replays failed notifications only; leave out --state, or give --state failed.');
+    if (values['endpoint-name'] !== undefined || values.limit !== undefined) return usageError('notifications', '"replay" takes --ids (or nothing, for every failed notification).');
     const ids = values.ids?.split(',').map((id) => id.trim()).filter((id) => id !== '');
-    if (values.ids !== undefined && ids!.length === 0) return usage('--ids needs at least one notification id, e.g. --ids result-0190...,test-0190...');
+    if (values.ids !== undefined && ids!.length === 0) return usageError('notifications', '--ids needs at least one notification id, e.g. --ids result-0190...,test-0190...');
     return call('POST', `${base}/admin/notifications/replay`, JSON.stringify(ids ? { ids } : {}));
   }
-  return usage(action === undefined ? 'give a subcommand: list or replay.' : `unknown subcommand "${action}"; use list or replay.`);
+  return usageError('notifications', action === undefined ? 'give a subcommand: list or replay.' : `unknown subcommand "${action}"; use list or replay.`);
 }
 
 async function send(signing: { region: string; profile?: string }, method: 'GET' | 'POST', url: string, body?: string): Promise<number> {
@@ -81,9 +81,4 @@ async function send(signing: { region: string; profile?: string }, method: 'GET'
     process.stdout.write(`${text}\n`);
   }
   return 0;
-}
-
-function usage(message: string): number {
-  process.stderr.write(`asyncinfer notifications: ${message} Run "asyncinfer notifications --help" for the options.\n`);
-  return EXIT_USAGE;
 }

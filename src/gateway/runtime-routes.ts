@@ -5,18 +5,17 @@
  * is the inline Body whatever it claims to be.
  */
 import { randomUUID } from 'node:crypto';
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { s3Arn, sagemakerArn } from '../auth/index.js';
 import type { Logger } from 'pino';
 import { bodyTooLargeError, MAX_BODY_BYTES } from '../domain/index.js';
 import { acceptInvocation, type AcceptDeps } from './accept-invocation.js';
 import { sendRuntimeError, toWireError } from './aws-error.js';
+import { discardUnreadBody } from './discard-body.js';
 import type { Access } from './sagemaker-auth.js';
 
 const EMPTY = Buffer.alloc(0);
-/** How much of a refused body is read and dropped so the client can read the answer (see below). */
-const MAX_DISCARD_BYTES = 16 * 1024 * 1024;
 
 export function registerRuntimeRoutes(app: FastifyInstance, deps: AcceptDeps & { region: string }, logger: Logger): void {
   // Every body is raw bytes, refused past 128,000 bytes before it is read whole.
@@ -27,7 +26,11 @@ export function registerRuntimeRoutes(app: FastifyInstance, deps: AcceptDeps & {
   app.setErrorHandler((err, request, reply) => {
     const requestId = randomUUID();
     const tooLarge = (err as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE';
-    if (tooLarge) discardRestOfBody(request.raw, reply);
+    if (tooLarge) {
+      // The connection stays usable: the rest of the body is dropped, not left unread.
+      reply.removeHeader('connection');
+      discardUnreadBody(request.raw);
+    }
     const wire = toWireError(tooLarge ? bodyTooLargeError(request.routeOptions.bodyLimit) : err);
     if (wire.status >= 500) logger.error({ err, requestId, method: request.method, url: request.url }, 'request failed');
     return sendRuntimeError(reply, requestId, wire);
@@ -71,20 +74,6 @@ export function registerRuntimeRoutes(app: FastifyInstance, deps: AcceptDeps & {
   });
 }
 
-/**
- * Closing a socket that still has unread bytes makes the kernel send a reset, and the client
- * loses the 400 it has not read yet. So the rest of a refused body is read and dropped (never
- * kept) and the connection stays usable; past MAX_DISCARD_BYTES the client is cut off.
- */
-function discardRestOfBody(raw: IncomingMessage, reply: FastifyReply): void {
-  reply.removeHeader('connection');
-  let discarded = 0;
-  raw.on('data', (chunk: Buffer) => {
-    discarded += chunk.length;
-    if (discarded > MAX_DISCARD_BYTES) raw.socket.destroy();
-  });
-  raw.resume();
-}
 
 function one(headers: IncomingHttpHeaders, name: string): string | undefined {
   const value = headers[name];

@@ -12,7 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyContextConfig, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AuthError, denialMessage, sha256Hex, signedRequestOf, type Authenticator, type Caller } from '../auth/index.js';
+import { SigV4Error, denialMessage, sha256Hex, signedRequestOf, type Authenticator, type Caller, type SigV4Failure } from '../auth/index.js';
 import { AppError, type ErrorCode } from '../errors.js';
 import { sendControlPlaneError, sendRuntimeError, toWireError } from './aws-error.js';
 import type { HttpGuard } from './http-guard.js';
@@ -38,9 +38,8 @@ export interface SageMakerAuthOptions {
   metricsOpen: boolean;
 }
 
-const EMPTY_SHA256 = sha256Hex('');
 
-const FAILURE_CODES: Record<AuthError['failure'], ErrorCode> = {
+const FAILURE_CODES: Record<SigV4Failure, ErrorCode> = {
   MissingAuthentication: 'MissingAuthentication',
   Malformed: 'IncompleteSignature',
   WrongScope: 'InvalidSignature',
@@ -84,12 +83,11 @@ export function registerSageMakerAuth(app: FastifyInstance, options: SageMakerAu
     try {
       const caller = callers.get(request);
       if (caller) {
-        const body = request.body as Buffer | undefined;
-        const actual = body && body.length > 0 ? sha256Hex(body) : EMPTY_SHA256;
+        const actual = sha256Hex((request.body as Buffer | undefined) ?? '');
         // Always the hash of the bytes received: these APIs take no UNSIGNED-PAYLOAD (that is S3's).
         const declared = request.headers['x-amz-content-sha256'];
         if (declared !== undefined && String(declared).toLowerCase() !== actual) {
-          throw new AuthError('PayloadMismatch', 'The x-amz-content-sha256 header is not the SHA-256 of the body received; nothing was done. Send the request again, signing the body as it is sent.');
+          throw new SigV4Error('PayloadMismatch', 'The x-amz-content-sha256 header is not the SHA-256 of the body received; nothing was done. Send the request again, signing the body as it is sent.');
         }
         authenticator.verify(signedRequestOf(request), caller, actual, 'sagemaker');
       } else if (authenticator.enabled) {
@@ -98,11 +96,13 @@ export function registerSageMakerAuth(app: FastifyInstance, options: SageMakerAu
       // No route: the not-found handler says so, to a caller it now knows.
       if (request.is404) return undefined;
       if (!access) throw new AppError('AccessDenied', `${request.method} ${request.url.split('?')[0]} declares no access rule, so it is refused.`);
+      // Auth off, or a key without a policy: everything is allowed, so the ARNs are not even built (the accept path).
+      if (!caller?.key.policy) return undefined;
       const wanted = access(request);
       for (const { action, resource } of Array.isArray(wanted) ? wanted : [wanted as Access]) {
         const decision = authenticator.decide(caller, action, resource);
         if (decision !== 'allow') {
-          throw new AppError('AccessDenied', denialMessage({ accountId: options.accountId, accessKeyId: caller?.key.accessKeyId ?? 'anonymous', action, resource, decision }));
+          throw new AppError('AccessDenied', denialMessage({ accountId: options.accountId, accessKeyId: caller.key.accessKeyId, action, resource, decision }));
         }
       }
     } catch (err) {
@@ -113,7 +113,7 @@ export function registerSageMakerAuth(app: FastifyInstance, options: SageMakerAu
 }
 
 function toAppError(err: unknown): unknown {
-  return err instanceof AuthError ? new AppError(FAILURE_CODES[err.failure], err.message) : err;
+  return err instanceof SigV4Error ? new AppError(FAILURE_CODES[err.failure], err.message) : err;
 }
 
 /** In the shape of the API the request was for: the control plane's JSON, or the runtime's. */

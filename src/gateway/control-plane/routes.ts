@@ -4,11 +4,11 @@
  * is `{"__type","message"}` with status 400 (5xx only for our own faults).
  */
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { AppError } from '../../errors.js';
 import { sendControlPlaneError, toWireError } from '../aws-error.js';
+import { discardUnreadBody } from '../discard-body.js';
 import type { Access } from '../sagemaker-auth.js';
 import { checkShape } from '../../domain/index.js';
 import { arn, DEFAULT_LIMITS, type ArnKind, type ControlPlaneContext } from './context.js';
@@ -50,8 +50,6 @@ const NAMED_BY = new Map<string, [ArnKind, string]>([
 
 /** How much of an unknown X-Amz-Target is echoed. */
 const MAX_ECHOED_TARGET = 128;
-/** Past this much of a refused (too large) body, the connection is cut rather than drained. */
-const MAX_DISCARD_BYTES = 16 * 1024 * 1024;
 
 function operationName(request: FastifyRequest): string {
   const target = request.headers['x-amz-target'];
@@ -78,7 +76,8 @@ export function registerControlPlaneRoutes(app: FastifyInstance, ctx: ControlPla
   const errorHandler = (err: Error & { code?: string }, request: FastifyRequest, reply: FastifyReply) => {
     const requestId = randomUUID();
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      discardRestOfBody(request.raw, reply);
+      reply.removeHeader('connection');
+      discardUnreadBody(request.raw);
       const limit = request.routeOptions.bodyLimit ?? 0;
       return sendControlPlaneError(reply, requestId, {
         status: 400, code: 'ValidationException',
@@ -89,50 +88,31 @@ export function registerControlPlaneRoutes(app: FastifyInstance, ctx: ControlPla
     if (wire.status >= 500) logger.error({ err, requestId, target: request.headers['x-amz-target'] }, 'control-plane request failed');
     return sendControlPlaneError(reply, requestId, wire);
   };
+  // Every error, the handler's own included, is answered by errorHandler in the control plane's shape.
   app.post('/', { config: { access: (request) => accessOf(ctx, request) }, errorHandler }, async (request, reply) => {
-    const requestId = randomUUID();
-    try {
-      const target = String(request.headers['x-amz-target'] ?? '');
-      const name = operationName(request);
-      const operation = OPERATIONS.get(name);
-      const shape = shapes.get(name);
-      if (!operation || !shape) {
-        const shown = target.length > MAX_ECHOED_TARGET ? `${target.slice(0, MAX_ECHOED_TARGET)}...` : target;
-        throw new AppError('UnknownOperation', target === ''
-          ? 'Missing X-Amz-Target header: the SageMaker API is POST / with X-Amz-Target: SageMaker.<Operation>.'
-          : `Unknown operation ${JSON.stringify(shown)}. Supported: ${[...OPERATIONS.keys()].map((o) => `SageMaker.${o}`).join(', ')}.`);
-      }
-      const input = parseBody(request.body as Buffer | undefined);
-      const problems = checkShape(shape, input);
-      if (problems.types.length > 0) {
-        const n = problems.types.length;
-        throw new AppError('SerializationException', `${n} serialization error${n === 1 ? '' : 's'} detected: ${problems.types.join('; ')}`);
-      }
-      const message = problems.constraints.message();
-      if (message) throw new AppError('ValidationException', message);
-      const result = await operation(ctx, input as never);
-      return await reply.code(200).header('x-amzn-RequestId', requestId).header('content-type', 'application/x-amz-json-1.1').send(JSON.stringify(result));
-    } catch (err) {
-      const wire = toWireError(err);
-      if (wire.status >= 500) logger.error({ err, requestId, target: request.headers['x-amz-target'] }, 'control-plane request failed');
-      return sendControlPlaneError(reply, requestId, wire);
+    const target = String(request.headers['x-amz-target'] ?? '');
+    const name = operationName(request);
+    const operation = OPERATIONS.get(name);
+    const shape = shapes.get(name);
+    if (!operation || !shape) {
+      const shown = target.length > MAX_ECHOED_TARGET ? `${target.slice(0, MAX_ECHOED_TARGET)}...` : target;
+      throw new AppError('UnknownOperation', target === ''
+        ? 'Missing X-Amz-Target header: the SageMaker API is POST / with X-Amz-Target: SageMaker.<Operation>.'
+        : `Unknown operation ${JSON.stringify(shown)}. Supported: ${[...OPERATIONS.keys()].map((o) => `SageMaker.${o}`).join(', ')}.`);
     }
+    const input = parseBody(request.body as Buffer | undefined);
+    const problems = checkShape(shape, input);
+    if (problems.types.length > 0) {
+      const n = problems.types.length;
+      throw new AppError('SerializationException', `${n} serialization error${n === 1 ? '' : 's'} detected: ${problems.types.join('; ')}`);
+    }
+    const message = problems.constraints.message();
+    if (message) throw new AppError('ValidationException', message);
+    const result = await operation(ctx, input as never);
+    return reply.code(200).header('x-amzn-RequestId', randomUUID()).header('content-type', 'application/x-amz-json-1.1').send(JSON.stringify(result));
   });
 }
 
-/**
- * Closing a socket with unread bytes makes the kernel reset it and the client loses the answer;
- * so the rest of a refused body is read and dropped (never kept), up to MAX_DISCARD_BYTES.
- */
-function discardRestOfBody(raw: IncomingMessage, reply: FastifyReply): void {
-  reply.removeHeader('connection');
-  let discarded = 0;
-  raw.on('data', (chunk: Buffer) => {
-    discarded += chunk.length;
-    if (discarded > MAX_DISCARD_BYTES) raw.socket.destroy();
-  });
-  raw.resume();
-}
 
 function parseBody(body: Buffer | undefined): Record<string, unknown> {
   if (!body || body.length === 0) return {};

@@ -28,7 +28,7 @@ function pieces(bytes: Buffer, size: number): Buffer[] {
 }
 
 async function decode(input: Buffer[], decodedLength?: number, chain?: ChunkSignatureChain): Promise<{ data: Buffer; trailers: Map<string, string> }> {
-  const decoder = chain ? new AwsChunkedDecoder({ decodedLength, chain }) : new AwsChunkedDecoder(decodedLength);
+  const decoder = new AwsChunkedDecoder({ decodedLength, chain });
   const [data] = await Promise.all([buffer(decoder), pipeline(Readable.from(input), decoder).catch((err: unknown) => { throw err; })]);
   return { data, trailers: decoder.trailers };
 }

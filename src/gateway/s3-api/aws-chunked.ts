@@ -44,14 +44,13 @@ export class AwsChunkedDecoder extends Transform {
   private trailersChecked = false;
 
   /**
-   * `decodedLength`: `x-amz-decoded-content-length`, checked against the data when given (a bare
-   * number is read as that). `chain`: check chunk and trailer signatures against it.
+   * `decodedLength`: `x-amz-decoded-content-length`, checked against the data when given.
+   * `chain`: check chunk and trailer signatures against it.
    */
-  constructor(options?: number | { decodedLength?: number; chain?: ChunkSignatureChain }) {
+  constructor(options: { decodedLength?: number | undefined; chain?: ChunkSignatureChain | undefined } = {}) {
     super();
-    const o = typeof options === 'number' ? { decodedLength: options } : options ?? {};
-    this.decodedLength = o.decodedLength;
-    this.chain = o.chain;
+    this.decodedLength = options.decodedLength;
+    this.chain = options.chain;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {

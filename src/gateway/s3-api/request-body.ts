@@ -16,8 +16,6 @@ import type { S3Call } from './s3-call.js';
 import { s3Error } from './s3-error.js';
 
 const opened = new WeakSet<IncomingMessage>();
-/** How much of a body that is refused is read and dropped before the connection is cut. */
-const MAX_DISCARD_BYTES = 16 * 1024 * 1024;
 
 function open(request: FastifyRequest, reply: FastifyReply): IncomingMessage {
   const raw = request.raw;
@@ -46,15 +44,14 @@ export function openUploadBody(call: Pick<S3Call, 'request' | 'reply' | 'auth'>)
       throw s3Error('InvalidArgument', `x-amz-decoded-content-length must be the number of bytes of data in the body, not "${String(declared).slice(0, 40)}".`);
     }
   }
-  const chain = call.auth.proof.chain;
-  const decoder = isAwsChunked(headers) ? new AwsChunkedDecoder({ ...(decodedLength !== undefined && { decodedLength }), ...(chain && { chain }) }) : undefined;
+  const decoder = isAwsChunked(headers) ? new AwsChunkedDecoder({ decodedLength, chain: call.auth.proof.chain }) : undefined;
   const checks = checksFor(headers, () => decoder?.trailers);
   const verifier = checks.length > 0 ? new ChecksumVerifier(checks) : undefined;
 
   function start(): Readable {
     const stages: Duplex[] = [decoder, verifier].filter((s) => s !== undefined);
     // Never the socket's own stream: whoever reads the body may destroy it on error, and the
-    // client must still get the error answer (see discardUnreadBody).
+    // client must still get the error answer (see gateway/discard-body.ts).
     if (stages.length === 0) stages.push(new PassThrough());
     const first = stages[0]!;
     const raw = open(request, reply);
@@ -74,21 +71,6 @@ export function openUploadBody(call: Pick<S3Call, 'request' | 'reply' | 'auth'>)
   return { stream, checksum: () => verifier?.checksum };
 }
 
-/**
- * After an error, the part of the body nobody read is read and dropped, so the client can read
- * the answer on a connection that stays usable (closing a socket with unread bytes resets it,
- * and the client would lose the answer). Past MAX_DISCARD_BYTES the client is cut off.
- */
-export function discardUnreadBody(raw: IncomingMessage): void {
-  if (raw.complete || raw.destroyed) return;
-  raw.unpipe();
-  let discarded = 0;
-  raw.on('data', (chunk: Buffer) => {
-    discarded += chunk.length;
-    if (discarded > MAX_DISCARD_BYTES) raw.socket.destroy();
-  });
-  raw.resume();
-}
 
 /** A small request document (XML), whole; past `maxBytes` it is refused. */
 export async function readSmallBody(call: Pick<S3Call, 'request' | 'reply' | 'auth'>, maxBytes: number): Promise<string> {

@@ -5,7 +5,7 @@
  * bucket or object ARN. Errors carry S3's names, so the SDKs raise their usual exceptions.
  */
 import type { FastifyRequest } from 'fastify';
-import { asAuthError, AuthError, ChunkSignatureChain, denialMessage, s3Arn, signedRequestOf, type Authenticator, type Caller } from '../../auth/index.js';
+import { ChunkSignatureChain, isS3PayloadHash, SigV4Error, denialMessage, s3Arn, signedRequestOf, type Authenticator, type Caller } from '../../auth/index.js';
 import { s3Error, S3Error } from './s3-error.js';
 
 /** What the body of an authenticated request must prove as it streams (request-body.ts). */
@@ -21,8 +21,6 @@ export interface S3Authorization {
   proof: BodyProof;
 }
 
-const PAYLOAD_KINDS = new Set(['UNSIGNED-PAYLOAD', 'STREAMING-UNSIGNED-PAYLOAD-TRAILER', 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD', 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER']);
-const HEX_SHA256 = /^[0-9a-f]{64}$/i;
 
 export function authenticateS3(authenticator: Authenticator, request: FastifyRequest, accountId: string): S3Authorization {
   const signedRequest = signedRequestOf(request);
@@ -33,7 +31,8 @@ export function authenticateS3(authenticator: Authenticator, request: FastifyReq
     if (caller) {
       const declared = caller.signature.declaredPayloadHash ?? (caller.signature.via === 'query' ? 'UNSIGNED-PAYLOAD' : undefined);
       if (declared === undefined) throw s3Error('InvalidRequest', 'Missing required header for this request: x-amz-content-sha256. Signed S3 requests declare the payload hash (or UNSIGNED-PAYLOAD).');
-      if (!PAYLOAD_KINDS.has(declared) && !HEX_SHA256.test(declared)) {
+      // S3 names this InvalidArgument, before looking at the signature.
+      if (!isS3PayloadHash(declared)) {
         throw s3Error('InvalidArgument', `x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER], or the SHA-256 of the body in hex; got "${declared.slice(0, 80)}".`);
       }
       const verified = authenticator.verify(signedRequest, caller, declared, 's3');
@@ -43,8 +42,7 @@ export function authenticateS3(authenticator: Authenticator, request: FastifyReq
       }
     }
   } catch (err) {
-    const refused = asAuthError(err);
-    throw refused ? toS3AuthError(refused, request) : err;
+    throw err instanceof SigV4Error ? toS3AuthError(err, request) : err;
   }
   return {
     signed: caller !== undefined,
@@ -60,7 +58,7 @@ export function authenticateS3(authenticator: Authenticator, request: FastifyReq
 }
 
 /** S3's names and statuses for each way a signature fails. */
-export function toS3AuthError(err: AuthError, request: FastifyRequest): S3Error {
+export function toS3AuthError(err: SigV4Error, request: FastifyRequest): S3Error {
   const details = err.details ?? {};
   const presigned = request.url.includes('X-Amz-Algorithm=');
   switch (err.failure) {

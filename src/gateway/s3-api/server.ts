@@ -12,11 +12,11 @@ import { randomBytes } from 'node:crypto';
 import { maxHeaderSize } from 'node:http';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
-import { asAuthError, type Authenticator } from '../../auth/index.js';
+import { SigV4Error, type Authenticator } from '../../auth/index.js';
 import { AppError } from '../../errors.js';
 import type { HttpGuard } from '../http-guard.js';
 import { createApiServer, type TlsFiles } from '../tls.js';
-import { discardUnreadBody } from './request-body.js';
+import { discardUnreadBody } from '../discard-body.js';
 import { authorizeOperation, selectOperation } from './routes.js';
 import { authenticateS3, toS3AuthError } from './s3-auth.js';
 import { checkBucketName, type S3ApiDeps } from './s3-call.js';
@@ -117,8 +117,7 @@ export function createS3Api(options: S3ApiOptions): S3Api {
 
   function fail(request: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
     // A streamed body's chunk signature fails while the store reads it.
-    const refused = asAuthError(err);
-    let wire = refused ? toS3AuthError(refused, request) : toS3Error(err);
+    let wire = err instanceof SigV4Error ? toS3AuthError(err, request) : toS3Error(err);
     if (!wire) {
       options.logger.error({ err, requestId: request.id, method: request.method, url: request.url }, 'S3 API request failed');
       wire = new S3Error('InternalError', 'We encountered an internal error; it is logged with this request id. Please try again.', 500);
